@@ -26,6 +26,8 @@ class CortexActionError(Exception):
 
     exit_code: ExitCode = ExitCode.CORTEX_ERROR
     title: str = "cortex-action failed"
+    # The report made on the way out, when a run was known (set by the command; read by the CLI).
+    report: object | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -105,6 +107,17 @@ class RetriesExhausted(CortexError):
     title = "Cortex kept failing"
 
 
+class DeadlineReached(RetriesExhausted):
+    """A retry would have slept past the deadline (``timeout``), so we stopped trying."""
+
+
+class RunFailed(CortexActionError):
+    """The run ended FAILED, CANCELLED or TIMED_OUT, or paused with ``on-paused: fail``."""
+
+    exit_code = ExitCode.RUN_FAILED
+    title = "Cortex workflow run failed"
+
+
 class WaitTimeout(CortexActionError):
     """The run had not ended when ``timeout`` ran out; it goes on in Cortex."""
 
@@ -114,6 +127,8 @@ class WaitTimeout(CortexActionError):
 
 class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived. A BaseException so that no ``except Exception`` swallows it."""
+
+    report: object | None = None
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)

@@ -1,0 +1,322 @@
+"""A thin, typed client of Cortex's Workflow Runs API over an injected ``httpx.Client``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from cortex_action import __version__
+from cortex_action.errors import ApiError, TransportError
+from cortex_action.models import Run, parse_run
+from cortex_action.retry import (
+    Clock,
+    RetryNotice,
+    RetryPolicy,
+    Sleep,
+    Transient,
+    call_with_retries,
+    parse_retry_after,
+)
+
+USER_AGENT = f"cortex-action/{__version__}"
+# 409 on a trigger is how a tenant at its limit of 5 concurrent runs may answer [unknown].
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+HINTS: dict[int, str] = {
+    400: (
+        "Check the scope (give `entity` exactly when the workflow is entity-scoped) and that "
+        "every `initial-context` key is a variable of the workflow."
+    ),
+    401: (
+        "Check `api-token`: it must be a valid Cortex personal access token or API key for "
+        "this tenant (and `base-url` must be this tenant's API host)."
+    ),
+    403: (
+        "The token lacks a permission or the workflow refuses API runs. Check: the token's "
+        'role has "Execute Workflow Runs" (to trigger) and "View workflow runs" (to read); '
+        'the workflow has "Runnable via API" switched on; the Workflow Runs API is enabled '
+        "for the tenant."
+    ),
+    404: (
+        "Check `workflow` (its tag or id), `entity` and `run-id`, and that `base-url` points at "
+        "your Cortex tenant (self-hosted installs and other regions have their own host)."
+    ),
+}
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode user input for one path segment; ``.`` and ``..`` can't climb the path."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a run listing, whichever envelope Cortex used."""
+
+    runs: list[dict[str, Any]]
+    page: int | None
+    total_pages: int | None
+    total: int | None
+    last: bool | None
+
+
+class CortexClient:
+    """The three verbs of the Workflow Runs API, with retries and Cortex's error shapes."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        api_root: str,
+        token: str,
+        clock: Clock,
+        sleep: Sleep,
+        policy: RetryPolicy | None = None,
+        notify: Callable[[RetryNotice], None] | None = None,
+    ) -> None:
+        self._http = http
+        self._root = api_root.rstrip("/")
+        self._token = token
+        self._clock = clock
+        self._sleep = sleep
+        self._policy = policy or RetryPolicy()
+        self._notify = notify
+
+    # -- the verbs ---------------------------------------------------------------------------
+
+    def trigger(
+        self, workflow: str, body: Mapping[str, Any], *, idempotency_key: str, deadline: float
+    ) -> Run:
+        """Start a run. Retried only because the idempotency key makes a retry a replay."""
+        url = f"{self._root}/workflows/{path_segment(workflow)}/runs"
+        payload = self._call(
+            "POST",
+            url,
+            what=f"triggering workflow {workflow!r}",
+            deadline=deadline,
+            json_body=dict(body),
+            headers={"Idempotency-Key": idempotency_key},
+            extra_retry_statuses=frozenset({409}),
+        )
+        return parse_run(payload, what="the trigger's answer")
+
+    def get_run(self, workflow: str, run_id: str, *, deadline: float) -> Run:
+        url = f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
+        payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline)
+        return parse_run(payload, what=f"run {run_id}")
+
+    def list_runs(self, params: Mapping[str, Any], *, deadline: float) -> ListPage:
+        payload = self._call(
+            "GET",
+            f"{self._root}/workflows/runs",
+            what="listing runs",
+            deadline=deadline,
+            params=params,
+        )
+        return parse_page(payload)
+
+    # -- one request, retried ------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        deadline: float,
+        json_body: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra_retry_statuses: frozenset[int] = frozenset(),
+    ) -> Any:
+        request_headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **(headers or {}),
+        }
+
+        def attempt(timeout: float) -> Any:
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    headers=request_headers,
+                    timeout=httpx.Timeout(timeout),
+                    follow_redirects=False,
+                )
+            except httpx.TimeoutException as exc:
+                raise Transient(
+                    TransportError(
+                        f"{method} {url}: no answer within {timeout:.0f}s ({type(exc).__name__})."
+                    )
+                ) from None
+            except httpx.TransportError as exc:
+                raise Transient(
+                    TransportError(f"{method} {url}: {_describe_transport(exc)}")
+                ) from None
+            return self._decode(response, extra_retry_statuses)
+
+        return call_with_retries(
+            attempt,
+            what=what,
+            deadline=deadline,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self._policy,
+            notify=self._notify,
+        )
+
+    def _decode(self, response: httpx.Response, extra_retry: frozenset[int]) -> Any:
+        request = response.request
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise Transient(
+                    TransportError(
+                        f"{request.method} {request.url}: Cortex answered {status} with a body "
+                        f"that is not JSON ({_snippet(response)})."
+                    )
+                ) from None
+        if 300 <= status < 400:
+            raise ApiError(
+                status,
+                f"a redirect to {response.headers.get('location', '(no location)')}",
+                method=request.method,
+                url=str(request.url),
+                hint=(
+                    "cortex-action does not follow redirects, so the token is never sent to "
+                    "another host. Set `base-url` to the final API address."
+                ),
+            )
+        error = api_error(response)
+        if status in RETRY_STATUSES or status in extra_retry:
+            raise Transient(error, retry_after=error.retry_after)
+        raise error
+
+
+def _describe_transport(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect ({text}). Check `base-url`, DNS, proxy and firewall."
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection was closed or broken mid-answer ({text})."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _snippet(response: httpx.Response, limit: int = 200) -> str:
+    text = response.content[:4096].decode("utf-8", "replace").strip()
+    if not text:
+        return "an empty body"
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        return f"an HTML page titled {title.group(1).strip()[:limit]!r}"
+    if text.lstrip().startswith("<"):
+        return "an HTML page"
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    """An ``ApiError`` from any error shape Cortex (or a proxy in front of it) sends."""
+    request = response.request
+    status = response.status_code
+    message: str | None = None
+    details: str | None = None
+    request_id: str | None = None
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        message = _str(body.get("message")) or _str(body.get("title")) or _str(body.get("error"))
+        details = _str(body.get("details")) or _str(body.get("detail"))
+        request_id = _str(body.get("requestId")) or _str(body.get("request_id"))
+        violations = body.get("violations")
+        if isinstance(violations, list) and violations:
+            found = [_violation(v) for v in violations if isinstance(v, dict)]
+            message = message or "the request was refused as invalid"
+            details = "; ".join(f for f in found if f) or details
+        if retry_after is None:
+            value = body.get("retryAfter")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                retry_after = max(0.0, float(value))
+    if message is None:
+        message = f"{response.reason_phrase or 'error'} ({_snippet(response)})"
+    request_id = request_id or response.headers.get("x-request-id")
+    return ApiError(
+        status,
+        message,
+        method=request.method,
+        url=str(request.url),
+        details=details,
+        request_id=request_id,
+        hint=HINTS.get(status),
+        retry_after=retry_after,
+    )
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _violation(item: Mapping[str, Any]) -> str:
+    parts = [_str(item.get(k)) for k in ("title", "description")]
+    text = ": ".join(p for p in parts if p)
+    pointer = _str(item.get("pointer"))
+    return f"{text} (at {pointer})" if pointer else text
+
+
+def parse_page(payload: Any) -> ListPage:
+    """Accept a Cortex-style page (a list under some key) and a Spring-style page (``content``)."""
+    if isinstance(payload, list):
+        return ListPage([r for r in payload if isinstance(r, dict)], None, None, len(payload), True)
+    if not isinstance(payload, dict):
+        raise TransportError(
+            "Cortex answered the run listing with JSON that is not a page: "
+            f"{type(payload).__name__}."
+        )
+    runs: list[Any] | None = None
+    for key in ("content", "runs", "workflowRuns", "items", "data", "results"):
+        if isinstance(payload.get(key), list):
+            runs = payload[key]
+            break
+    if runs is None:
+        lists = [v for v in payload.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise TransportError(
+                "Cortex answered the run listing with an object that has no list of runs; keys: "
+                + ", ".join(sorted(map(str, payload))[:20])
+            )
+        runs = lists[0]
+
+    def number(*keys: str) -> int | None:
+        for key in keys:
+            value = payload.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    last = payload.get("last")
+    return ListPage(
+        runs=[r for r in runs if isinstance(r, dict)],
+        page=number("page", "number"),
+        total_pages=number("totalPages"),
+        total=number("total", "totalElements"),
+        last=last if isinstance(last, bool) else None,
+    )

@@ -1,0 +1,1 @@
+"""One module per command: ``run`` (trigger and follow), and the shared pieces they use."""

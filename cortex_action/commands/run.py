@@ -1,0 +1,104 @@
+"""``run``: trigger a workflow run with an idempotency key, then follow it to its end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cortex_action import render
+from cortex_action.commands.context import Context
+from cortex_action.commands.follow import Progress, conclude, follow, publish
+from cortex_action.errors import CortexActionError, ExitCode, Interrupted
+from cortex_action.idempotency import Key, commit_sha, derive_key
+from cortex_action.report import Report
+from cortex_action.sanitize import log_text
+from cortex_action.settings import Settings
+
+
+def request_body(settings: Settings) -> dict[str, Any]:
+    """The trigger's body; optional inputs left empty are left out."""
+    scope: dict[str, Any] = (
+        {"type": "ENTITY", "entityId": settings.entity} if settings.entity else {"type": "GLOBAL"}
+    )
+    body: dict[str, Any] = {"scope": scope}
+    if settings.run_as:
+        body["runAs"] = settings.run_as
+    if settings.notification_recipients:
+        body["notificationRecipients"] = list(settings.notification_recipients)
+    if settings.initial_context:
+        body["initialContext"] = settings.initial_context
+    return body
+
+
+def idempotency_key(ctx: Context, body: dict[str, Any]) -> Key:
+    settings = ctx.settings
+    if settings.idempotency_key:
+        return Key(settings.idempotency_key, "given by the `idempotency-key` input")
+    assert settings.workflow is not None
+    return derive_key(
+        workflow=settings.workflow,
+        body=body,
+        sha=commit_sha(ctx.host.env),
+        attempt=ctx.host.run_attempt,
+    )
+
+
+def run(ctx: Context) -> Report:
+    settings = ctx.settings
+    assert settings.workflow is not None
+    started = ctx.clock()
+    deadline = started + settings.timeout
+    body = request_body(settings)
+    key = idempotency_key(ctx, body)
+    progress = Progress(
+        command="run",
+        workflow=settings.workflow,
+        started=started,
+        started_at=ctx.wall(),
+        scope=body["scope"]["type"],
+        entity=settings.entity,
+        idempotency_key=key.value,
+        key_source=key.source,
+    )
+    scope = "GLOBAL scope" if not settings.entity else f"entity {log_text(settings.entity, 200)}"
+    ctx.host.info(
+        f"Triggering Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
+        f"at {settings.base_url}"
+    )
+    ctx.host.info(f"Idempotency key: {key.value} ({key.source})")
+    if key.value.startswith("cortex-action-random-"):
+        ctx.host.warning(key.source, title="No commit SHA")
+    with ctx.host.group("Request body"):
+        ctx.host.detail(json.dumps(body, indent=2, ensure_ascii=False))
+
+    report: Report | None = None
+    error: BaseException | None = None
+    try:
+        run = ctx.client.trigger(
+            settings.workflow, body, idempotency_key=key.value, deadline=deadline
+        )
+        progress.run = run
+        ctx.host.info(
+            f"Run {run.id} accepted: {log_text(run.status, 100)}. "
+            f"Follow it in Cortex: {ctx.runs_url}"
+        )
+        if not settings.wait:
+            report = progress.report(
+                ctx,
+                ExitCode.OK,
+                f"Run {run.id} was triggered ({run.status}); not waiting (wait: false).",
+            )
+        else:
+            report = follow(ctx, progress, run, deadline)
+        return report
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        final = conclude(ctx, progress, error, report)
+        if final is not None:
+            publish(ctx, final)
+            if isinstance(error, CortexActionError | Interrupted):
+                error.report = final
+            elif error is None:
+                ctx.host.info(f"Done in {render.format_duration(final.duration)}: {final.headline}")

@@ -1,0 +1,88 @@
+"""GitHub Actions: workflow commands, step outputs and the job summary."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from cortex_action.hosts.base import Host
+from cortex_action.sanitize import defuse_commands
+
+
+def escape_data(text: str) -> str:
+    """The runner's escaping for a command's message, so it stays on its one line."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class GitHubHost(Host):
+    name = "github"
+
+    @property
+    def run_attempt(self) -> str | None:
+        return self.env.get("GITHUB_RUN_ATTEMPT") or None
+
+    @property
+    def job_url(self) -> str | None:
+        server = self.env.get("GITHUB_SERVER_URL", "").rstrip("/")
+        repo = self.env.get("GITHUB_REPOSITORY", "")
+        run_id = self.env.get("GITHUB_RUN_ID", "")
+        if server and repo and run_id:
+            return f"{server}/{repo}/actions/runs/{run_id}"
+        return None
+
+    def _command(self, name: str, message: str, **properties: str) -> None:
+        props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items() if v)
+        # The message is data: defused, then escaped so that it can't open a new line.
+        self._write(
+            f"::{name}{' ' + props if props else ''}::{escape_data(defuse_commands(message))}"
+        )
+
+    def warning(self, text: str, title: str | None = None) -> None:
+        self._command("warning", text, title=title or "")
+
+    def error(self, text: str, title: str | None = None) -> None:
+        self._command("error", text, title=title or "")
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._command("group", title)
+        try:
+            yield
+        finally:
+            self._write("::endgroup::")
+
+    def mask(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            # Mask each line: the runner matches masks line by line.
+            for line in secret.splitlines():
+                if line.strip():
+                    self.stream.write(f"::add-mask::{escape_data(line)}\n")
+            self.stream.flush()
+        super().mask(secret)
+
+    def write_outputs(self, outputs: Mapping[str, str]) -> None:
+        path = self.env.get("GITHUB_OUTPUT")
+        if not path:
+            self.warning("GITHUB_OUTPUT is not set: step outputs were not written.")
+            return
+        chunks = []
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            while delimiter in value:  # a value can't end the heredoc early
+                delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write("".join(chunks))
+
+    def write_summary(self, markdown: str) -> None:
+        path = self.env.get("GITHUB_STEP_SUMMARY")
+        if not path:
+            return
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")

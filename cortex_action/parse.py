@@ -1,0 +1,118 @@
+"""Parsers for input values: booleans, durations, contexts, email lists.
+
+Each parser takes the raw text a user wrote and returns a typed value or raises ``ValueError``
+with a message that says what was expected. None of them ever echoes a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_DURATION = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?")
+# A deliberately loose check: Cortex decides what a valid user is; we only catch obvious typos.
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+# Printable ASCII without spaces: what an HTTP header value can carry safely.
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+DURATION_FORMS = "a number of seconds or a duration such as 90, 90s, 15m or 1h30m"
+
+
+def parse_bool(text: str) -> bool:
+    """``true`` or ``false`` in any case; anything else is an error, never a default."""
+    lowered = text.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise ValueError(f"expected true or false, got {_show(text)}")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``1h30m``; must be more than zero."""
+    stripped = text.strip().lower()
+    match = _DURATION.fullmatch(stripped)
+    if not stripped or match is None:
+        raise ValueError(f"expected {DURATION_FORMS}, got {_show(text)}")
+    hours, minutes, seconds = (int(match.group(g) or 0) for g in ("h", "m", "s"))
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"expected a duration of at least 1s, got {_show(text)}")
+    if total > 7 * 24 * 3600:
+        raise ValueError(f"expected a duration of at most 7 days (168h), got {_show(text)}")
+    return float(total)
+
+
+def parse_context(text: str) -> dict[str, Any]:
+    """A JSON object (types kept) or lines of ``key=value`` (string values)."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"looks like JSON but does not parse: {exc.msg} at line {exc.lineno} "
+                f"column {exc.colno}"
+            ) from None
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got a JSON {type(value).__name__}")
+        return value
+    context: dict[str, Any] = {}
+    for number, raw_line in enumerate(stripped.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"line {number}: expected key=value, got {_show(line)}")
+        if not _KEY.fullmatch(key):
+            raise ValueError(
+                f"line {number}: expected a key of letters, digits, '_', '.' or '-' "
+                f"before '=', got {_show(key)}"
+            )
+        if key in context:
+            raise ValueError(f"line {number}: key {key!r} is given twice")
+        context[key] = value.strip()
+    return context
+
+
+def parse_email(text: str) -> str:
+    """One email address, trimmed."""
+    value = text.strip()
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(
+            f"expected an email address such as deployer@example.com, got {_show(value)}"
+        )
+    return value
+
+
+def parse_email_list(text: str) -> tuple[str, ...]:
+    """Emails separated by commas or newlines; empty items are skipped."""
+    items = [item.strip() for item in re.split(r"[,\n]", text)]
+    emails = [item for item in items if item]
+    bad = [item for item in emails if not _EMAIL.fullmatch(item)]
+    if bad:
+        raise ValueError(
+            "expected email addresses separated by commas or newlines; not an email: "
+            + ", ".join(_show(b) for b in bad)
+        )
+    return tuple(dict.fromkeys(emails))
+
+
+def parse_header_token(text: str) -> str:
+    """A value that is safe in an HTTP header: 1 to 255 printable ASCII characters, no spaces."""
+    value = text.strip()
+    if not _HEADER_TOKEN.fullmatch(value):
+        raise ValueError(
+            "expected 1 to 255 printable ASCII characters without spaces, got " + _show(value)
+        )
+    return value
+
+
+def _show(text: str, limit: int = 60) -> str:
+    """Quote a user's value for an error message, shortened and with controls made visible."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return repr(shown)

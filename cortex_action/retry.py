@@ -1,0 +1,127 @@
+"""Retries with backoff, jitter, ``Retry-After`` and one deadline, in one place.
+
+The loop owns no clock and no sleep of its own: both are injected, so tests run it instantly and
+the deadline is the same one the waiting loop uses.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import backoff
+
+from cortex_action.errors import CortexError, DeadlineReached, RetriesExhausted
+
+T = TypeVar("T")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one request before giving up with exit 3."""
+
+    max_attempts: int = 8
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    # Per-attempt HTTP timeout; shortened near the deadline so we never overshoot it by much.
+    request_timeout: float = 30.0
+    min_request_timeout: float = 2.0
+
+
+class Transient(Exception):
+    """A failure worth another attempt; carries the error to report if attempts run out."""
+
+    def __init__(self, error: CortexError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """Told to the caller before each sleep, so the log can say what happens and why."""
+
+    attempt: int
+    delay: float
+    reason: str
+    remaining: float
+
+
+def equal_jitter(value: float) -> float:
+    """Half fixed, half random: spreads clients out without ever retrying at once."""
+    return value / 2 + float(backoff.full_jitter(value / 2))
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def call_with_retries(
+    attempt: Callable[[float], T],
+    *,
+    what: str,
+    deadline: float,
+    clock: Clock,
+    sleep: Sleep,
+    policy: RetryPolicy = RetryPolicy(),
+    jitter: Callable[[float], float] = equal_jitter,
+    notify: Callable[[RetryNotice], None] | None = None,
+) -> T:
+    """Call ``attempt(timeout)`` until it returns, raises a final error, or the budget runs out.
+
+    ``attempt`` raises ``Transient`` for what is worth retrying; anything else propagates at once.
+    """
+    delays: Iterator[float] = backoff.expo(factor=policy.base_delay, max_value=policy.max_delay)
+    next(delays)  # backoff's generators start with a priming yield
+    number = 0
+    while True:
+        number += 1
+        remaining = deadline - clock()
+        timeout = max(policy.min_request_timeout, min(policy.request_timeout, remaining))
+        try:
+            return attempt(timeout)
+        except Transient as transient:
+            last = transient
+        remaining = deadline - clock()
+        if number >= policy.max_attempts:
+            raise RetriesExhausted(
+                f"{last.error}\nGave up on {what} after {number} attempts."
+            ) from None
+        if last.retry_after is not None:
+            delay = last.retry_after
+            reason = f"Cortex asked to retry after {delay:.0f}s"
+        else:
+            delay = jitter(next(delays))
+            reason = "retrying with backoff"
+        if delay >= remaining:
+            raise DeadlineReached(
+                f"{last.error}\nGave up on {what}: the next attempt ({reason}, {delay:.0f}s) "
+                f"would come after the deadline ({max(0.0, remaining):.0f}s left of `timeout`)."
+            ) from None
+        if notify is not None:
+            notify(
+                RetryNotice(
+                    number, delay, f"{last.error.message.splitlines()[0]}; {reason}", remaining
+                )
+            )
+        sleep(delay)

@@ -1,0 +1,48 @@
+"""Make text that comes from Cortex safe to show: in a log, in Markdown, in one line.
+
+Cortex's text is data. It must never become a GitHub workflow command (``::name::`` at the start
+of a line, ``##[name]`` anywhere), a terminal escape, or HTML/Markdown in a summary.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
+
+
+def _visible(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100 else " "
+
+
+def log_text(text: str, limit: int = 2000) -> str:
+    """Text safe on one log line: controls made visible, newlines shown as ⏎, commands defused."""
+    text = text.replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", " ")
+    text = _CONTROL.sub(_visible, text)
+    text = defuse_commands(text)
+    return text if len(text) <= limit else text[:limit] + "… (truncated)"
+
+
+def defuse_commands(text: str) -> str:
+    """Break both forms of workflow command: ``::`` opening a line and ``##[`` anywhere."""
+    text = text.replace("##[", "## [")
+    return re.sub(r"(?m)^(\s*):", r"\1\\:", text)
+
+
+def markdown_text(text: str, limit: int = 4000) -> str:
+    """Text safe in Markdown, also in a table cell: HTML and specials escaped, one line."""
+    text = text if len(text) <= limit else text[:limit] + "… (truncated)"
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n"))
+    text = html.escape(text, quote=True)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\n", "<br>")
+
+
+def markdown_code(text: str, limit: int = 200) -> str:
+    """Short text shown as inline code; backticks and controls can't break out."""
+    text = text if len(text) <= limit else text[:limit] + "…"
+    # Code spans show text literally, so no HTML escaping; only what ends the span or the cell.
+    text = _CONTROL.sub(" ", text).replace("\n", " ").replace("`", "'").replace("|", "\\|")
+    return f"`{text}`" if text.strip() else "(empty)"

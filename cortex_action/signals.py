@@ -1,0 +1,39 @@
+"""Turn SIGINT/SIGTERM into ``Interrupted`` so that waiting stops at once and outputs get written.
+
+GitHub sends SIGINT on cancel, SIGTERM 7.5 s later, then kills. As PID 1 in a container, a process
+gets no default handlers, so we install our own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from cortex_action.errors import Interrupted
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within this block, the first SIGINT or SIGTERM raises ``Interrupted``; later ones are ignored
+    so that the way out (writing outputs and summary) is not itself interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
