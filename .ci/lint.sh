@@ -26,7 +26,7 @@ mapfile -t workflows < <(find .github/workflows -maxdepth 1 -type f \( -name '*.
 mapfile -t act_workflows < <(find .github/act -type f \( -name '*.yml' -o -name '*.yaml' \) 2>/dev/null | sort)
 
 # actionlint reads action.yml for `uses: ./` (inputs, outputs) and checks expressions and shell.
-run actionlint actionlint -color=never "${workflows[@]}" "${act_workflows[@]}"
+run actionlint actionlint -no-color "${workflows[@]}" "${act_workflows[@]}"
 if [[ -f action.yml ]]; then
     run "schema action.yml" check-jsonschema --builtin-schema vendor.github-actions action.yml
 else
@@ -35,9 +35,23 @@ fi
 run "schema workflows" check-jsonschema --builtin-schema vendor.github-workflows \
     "${workflows[@]}" "${act_workflows[@]}"
 run hadolint hadolint Dockerfile
+run shellcheck shellcheck -x .ci/*.sh
 zizmor_targets=(.github/workflows)
 [[ -f action.yml ]] && zizmor_targets+=(action.yml)
 run zizmor zizmor --offline --no-progress "${zizmor_targets[@]}"
+
+# The release rewrites runs.image to a digest-pinned docker:// reference: that action.yml must
+# still be valid, and the script must refuse a reference without a digest.
+if [[ -f action.yml ]]; then
+    pinned="$(mktemp -d)/action.yml"
+    cp action.yml "$pinned"
+    run "release pin (script)" bash .ci/pin-action-image.sh "$pinned" \
+        "docker://ghcr.io/example/cortex-action@sha256:$(printf '0%.0s' {1..64})"
+    run "release pin (schema)" check-jsonschema --builtin-schema vendor.github-actions "$pinned"
+    cp action.yml "$pinned"
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash, on purpose
+    run "release pin refuses a tag" bash -c '! bash .ci/pin-action-image.sh "$1" docker://ghcr.io/example/x:1 2>/dev/null' _ "$pinned"
+fi
 
 section "lint: result"
 if ((${#failed[@]})); then

@@ -8,7 +8,7 @@
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 WORK="${CORTEX_CI_WORK:-$ROOT/.work/image}"
-IMAGE="${CORTEX_IMAGE:-localhost/cortex-action:ci}"
+export IMAGE="${CORTEX_IMAGE:-localhost/cortex-action:ci}"
 
 section() { printf '\n===== %s =====\n' "$*"; }
 note() { printf -- '--- %s\n' "$*"; }
