@@ -200,7 +200,6 @@ text = json.dumps(doc)
 assert "COMPLETED" in text, f"no COMPLETED in {text[:500]}"
 print("cortex-run.json:", text[:300])
 EOF
-ls -la "$jk/workspace" "$jk/workspace/cortex-result" 2>/dev/null | sed 's/^/    /' || true
 pass "(c) Jenkins inside: exec as uid 1000 in the mounted workspace, exit 0, JSON result written"
 
 section "image: (d) the failure path (a failing workflow exits 1)"
