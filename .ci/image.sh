@@ -7,7 +7,8 @@
 # Then the act-driven workflow (.ci/act.sh), unless CORTEX_SKIP_ACT=1.
 #
 # Env: CORTEX_CI_WORK (default .work/image), CORTEX_IMAGE (default localhost/cortex-action:ci),
-#      CORTEX_SKIP_ACT=1 to skip act.
+#      CORTEX_SKIP_ACT=1 to skip act, CORTEX_SKIP_BENCH=1 to skip the image budget table,
+#      CORTEX_BENCH_RUNS (default 3).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -237,6 +238,14 @@ if [[ "${CORTEX_SKIP_ACT:-0}" != 1 ]]; then
     CONTAINERS=()
     bash "$ROOT/.ci/act.sh"
     pass "act: uses: ./ in a workflow, outputs reach a later step"
+fi
+
+if [[ "${CORTEX_SKIP_BENCH:-0}" != 1 ]]; then
+    section "image: budget (benchmarks/image_budget.py)"
+    cleanup
+    EMU_PID=""
+    CONTAINERS=()
+    .venv/bin/python benchmarks/image_budget.py --runs "${CORTEX_BENCH_RUNS:-3}" --base "$BASE"
 fi
 
 section "image: result"
