@@ -59,7 +59,8 @@ section "image: the emulator on the host's loopback"
 if [[ ! -x .venv/bin/cortex-action ]]; then
     note "no .venv (created by .ci/run): creating one with the project installed"
     python3 -m venv .venv
-    .venv/bin/python -m pip install -q -e . >"$WORK/venv.log" 2>&1 || { cat "$WORK/venv.log"; die "pip install -e . failed"; }
+    .venv/bin/python -m pip install -q -e '.[test,lint]' >"$WORK/venv.log" 2>&1 \
+        || { cat "$WORK/venv.log"; die "pip install -e '.[test,lint]' failed"; }
 fi
 CONTAINERS=()
 EMU_PID=""
