@@ -73,7 +73,8 @@ class GitHubHost(Host):
             self.warning("GITHUB_OUTPUT is not set: step outputs were not written.")
             return
         chunks = []
-        for name, value in outputs.items():
+        for name, raw in outputs.items():
+            value = self.redact(raw)
             delimiter = f"ghadelimiter_{uuid.uuid4()}"
             while delimiter in value:  # a value can't end the heredoc early
                 delimiter = f"ghadelimiter_{uuid.uuid4()}"
@@ -86,7 +87,8 @@ class GitHubHost(Host):
         if not path:
             return
         with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+            text = self.redact(markdown)
+            handle.write(text if text.endswith("\n") else text + "\n")
 
 
 def parse_outputs(text: str) -> dict[str, str]:
