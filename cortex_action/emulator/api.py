@@ -325,6 +325,7 @@ class CortexApi:
         key = req.headers.get("idempotency-key", "").strip() or None
         fingerprint = wf.id + " " + json.dumps(body, sort_keys=True)
         with self.engine.lock:
+            self.engine.advance()
             if key is not None:
                 cached = self._replay(key, fingerprint)
                 if cached is not None:

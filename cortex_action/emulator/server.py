@@ -200,7 +200,7 @@ class EmulatorServer:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                kwargs={"poll_interval": 0.02},
                 name=f"cortex-emulator-{self.port}",
                 daemon=True,
             )
