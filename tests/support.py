@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from cortex_action.cli import main
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 
 TOKEN = "test-token-5ecret"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -35,31 +36,6 @@ class FakeTime:
         assert seconds >= 0
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-def parse_github_outputs(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file as the runner does: ``name=value`` or ``name<<DELIM`` heredocs."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if not line:
-            continue
-        heredoc = re.fullmatch(r"([^=<]+)<<(.+)", line)
-        if heredoc:
-            name, delimiter = heredoc.groups()
-            body: list[str] = []
-            while lines[index] != delimiter:
-                body.append(lines[index])
-                index += 1
-            index += 1
-            values[name] = "\n".join(body)
-        else:
-            name, _, value = line.partition("=")
-            values[name] = value
-    return values
 
 
 @dataclass

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cortex_action import __version__
-from tests.support import ScriptedCortex, github_env, parse_github_outputs
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from tests.support import ScriptedCortex, github_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

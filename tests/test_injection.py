@@ -73,3 +73,30 @@ def test_terminal_escapes_are_made_visible(cortex: ScriptedCortex, tmp_path: Pat
     result = invoke(github_env(tmp_path, cortex.base_url))
     assert "\x1b" not in result.stdout
     assert "\\x1b[2Jcleared" in result.stdout
+
+
+def test_token_echoed_by_cortex_is_redacted_everywhere(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """If Cortex puts the token in a message, log, summary and outputs show *** instead."""
+    from tests.support import TOKEN
+
+    cortex.statuses("FAILED", actions=[{"name": "b", "state": {"errorMessage": f"bad {TOKEN}"}}])
+    result = invoke(github_env(tmp_path, cortex.base_url))
+    assert result.exit_code == 1
+    rest = result.stdout.split("\n", 1)[1]  # the first line is the ::add-mask:: itself
+    assert TOKEN not in rest + result.summary + json.dumps(result.outputs)
+    assert "bad \\*\\*\\*" in result.summary
+
+
+def test_token_redacted_before_markdown_escaping(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """A token with Markdown specials is still redacted once the summary escapes them."""
+    token = "tok_with*specials|and`ticks"
+    cortex.statuses("FAILED", actions=[{"name": "b", "state": {"errorMessage": f"bad {token}"}}])
+    env = github_env(tmp_path, cortex.base_url)
+    env["INPUT_API-TOKEN"] = token
+    result = invoke(env)
+    assert result.exit_code == 1
+    assert "with" not in result.summary.replace("without", "")
+    assert "specials" not in result.summary
+    assert "specials" not in json.dumps(result.outputs)
