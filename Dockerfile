@@ -35,8 +35,7 @@ RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-deps
 # ---- final: the base plus the venv and the entry point ----
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="cortex-action" \
-      org.opencontainers.image.description="Trigger a Cortex Workflow run from CI/CD, follow it to the end, report the result." \
-      org.opencontainers.image.licenses="MIT"
+      org.opencontainers.image.description="Trigger a Cortex Workflow run from CI/CD, follow it to the end, report the result."
 # No USER and no WORKDIR here: GitHub mounts the workspace and sets --workdir itself, GitLab and
 # Jenkins (`inside`, which also picks the uid) do the same. The venv is world-readable.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -18,6 +18,13 @@ source "$ROOT/.ci/podman-env.sh"
 # shellcheck source=.ci/tools-venv.sh
 source "$ROOT/.ci/tools-venv.sh"
 
+# One run at a time per work dir (the podman store, the logs and the emulator log are shared).
+if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
+    mkdir -p "$WORK"
+    exec 9>"$WORK/.lock"
+    flock -w 1800 9 || die "another .ci run holds $WORK/.lock"
+    export CORTEX_CI_LOCKED=1
+fi
 section "act: tools"
 ensure_podman
 ensure_tools_venv "$ROOT"

@@ -12,7 +12,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/.ci/podman-env.sh"
 ensure_podman
 
-RECIPE=3 # bump when the recipe below changes
+RECIPE=3 # bump when the rootfs recipe below changes (invalidates the cached tarball)
+CONFIG=2 # bump when the image config (podman import --change) changes
 SUITE=bookworm
 PYVER="${CORTEX_BASE_PYTHON:-3.12.1}"
 
@@ -37,7 +38,7 @@ mirror() {
 
 KEY="$( { echo "recipe=$RECIPE suite=$SUITE python=$PYPREFIX"; "$PYPREFIX/bin/python3" -VV;
           cat "${CA_FILES[@]}" /dev/null; } | sha256sum | cut -c1-12)"
-BASE="localhost/cortex-ci-base:py${PYVER}-$KEY"
+BASE="localhost/cortex-ci-base:py${PYVER}-$KEY-c$CONFIG"
 CACHE="$WORK/cache/base-$KEY.tar"
 
 if podman image exists "$BASE"; then
@@ -106,14 +107,20 @@ else
     note "using cached rootfs $CACHE" >&2
 fi
 
-# python:3.12-slim-like config. PIP_CERT/SSL_CERT_FILE: pip and Python trust the system bundle
-# that now holds the machine's CA too (the real image needs neither on GitHub's runners).
+# python:3.12-slim-like config. PIP_CERT: pip trusts the system bundle that now holds the
+# machine's CA too (Python's ssl uses that store by default; the real image needs neither).
 podman import \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
-    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
     --change 'CMD ["python3"]' \
     --quiet "$CACHE" "$BASE" >/dev/null
 note "imported $BASE" >&2
+# A new base: drop every other image in this (CI-only) store. buildah's layer cache matches on
+# layers, not on the base's config, so steps cached on an older base with the same rootfs but
+# another config would be reused.
+base_id="$(podman image inspect "$BASE" --format '{{.Id}}')"
+podman rm -a -f >/dev/null 2>&1 || true
+podman images -a --no-trunc --format '{{.ID}}' | sed 's/^sha256://' | grep -vxF "$base_id" \
+    | xargs -r podman rmi -f >/dev/null 2>&1 || true
 echo "$BASE"

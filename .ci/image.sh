@@ -14,6 +14,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=.ci/podman-env.sh
 source "$ROOT/.ci/podman-env.sh"
+# One run at a time per work dir (the podman store, the logs and the emulator log are shared).
+if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
+    mkdir -p "$WORK"
+    exec 9>"$WORK/.lock"
+    flock -w 1800 9 || die "another .ci run holds $WORK/.lock"
+    export CORTEX_CI_LOCKED=1
+fi
 T_START=$SECONDS
 declare -a SUMMARY=()
 pass() { SUMMARY+=("PASS  $*"); printf 'PASS: %s\n' "$*"; }
@@ -107,7 +114,7 @@ INPUT_ALLOW-INSECURE-HTTP=false
 INPUT_APP-URL=
 INPUT_WORKFLOW=$workflow
 INPUT_ENTITY=$entity
-INPUT_INITIAL-CONTEXT={"environment": "ci", "replicas": 2}
+INPUT_INITIAL-CONTEXT={"environment": "ci", "version": "1.2.3"}
 INPUT_RUN-AS=
 INPUT_NOTIFICATION-RECIPIENTS=
 INPUT_IDEMPOTENCY-KEY=
