@@ -13,24 +13,45 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import httpx
 
 from cortex_action import __version__, render
 from cortex_action.client import CortexClient
+from cortex_action.commands import get as get_command
 from cortex_action.commands import run as run_command
+from cortex_action.commands import wait as wait_command
 from cortex_action.commands.context import Context
 from cortex_action.errors import CortexActionError, ExitCode, InputError, Interrupted
 from cortex_action.hosts import Host, detect_host
 from cortex_action.report import Report
 from cortex_action.retry import Clock, RetryNotice, Sleep
-from cortex_action.settings import DEFAULT_BASE_URL, Command, Settings, load_settings
+from cortex_action.settings import (
+    DEFAULT_BASE_URL,
+    Command,
+    Settings,
+    load_settings,
+)
 from cortex_action.signals import interruptible
 
-Runner = Callable[[Context], Report]
 
-COMMANDS: dict[Command, Runner] = {Command.RUN: run_command.run}
+class Printout(Protocol):
+    """A result that is what a command prints on stdout (``get``, ``list``), with its exit code."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def stdout(self, *, as_json: bool) -> str: ...
+
+
+Runner = Callable[[Context], Report | Printout]
+
+COMMANDS: dict[Command, Runner] = {
+    Command.RUN: run_command.run,
+    Command.GET: get_command.get,
+    Command.WAIT: wait_command.wait,
+}
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -95,6 +116,34 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+def _add_monitor_commands(sub: Any) -> None:
+    """``get``, ``wait`` and ``list``: read runs that exist (see docs/commands.md)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    for name, help_text, description in (
+        ("get", "show one run", "Show one Cortex workflow run: its status, blocks and link."),
+        (
+            "wait",
+            "follow an existing run to its end",
+            "Follow an existing Cortex workflow run to its end, with the same outputs, summary "
+            "and exit codes as `run`.",
+        ),
+    ):
+        parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=fmt,
+        )
+        parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run's id")
+        group = parser.add_argument_group("inputs")
+        group.add_argument("--workflow", help="workflow tag or id (required)")
+        group.add_argument("--timeout", help="how long to wait / keep retrying (default 30m)")
+        if name == "wait":
+            group.add_argument("--on-paused", help="wait (default), succeed or fail")
+        _add_connection_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cortex-action",
@@ -112,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_run_options(run_parser)
+    _add_monitor_commands(sub)
     sub.add_parser(
         "emulator", help="a local emulator of the Cortex API (see emulator --help)", add_help=False
     )
@@ -134,6 +184,13 @@ FLAG_FIELDS = (
     "ca_bundle",
     "output_dir",
     "run_id",
+    "search",
+    "initiated_by",
+    "started_after",
+    "started_before",
+    "status",
+    "limit",
+    "format",
 )
 
 
@@ -167,8 +224,8 @@ def _http_client(settings: Settings, transport: httpx.BaseTransport | None) -> h
     return httpx.Client(transport=transport, verify=verify, trust_env=True)
 
 
-def _utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def main(
@@ -180,6 +237,7 @@ def main(
     transport: httpx.BaseTransport | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
+    now: Callable[[], dt.datetime] = _utc_now,
 ) -> int:
     """Run one command; return its exit code. Never raises, never prints a traceback."""
     args_list = list(argv)
@@ -200,7 +258,7 @@ def main(
             return int(exc.code or 0)
         settings = load_settings(env, _flags(args))
         host.mask(settings.token)
-        return _execute(settings, host, args, transport, clock, sleep)
+        return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:
         _print_result(args_list, exc.report, out)
         host.error(
@@ -229,6 +287,7 @@ def _execute(  # noqa: PLR0917 - private, called once
     transport: httpx.BaseTransport | None,
     clock: Clock,
     sleep: Sleep,
+    now: Callable[[], dt.datetime],
 ) -> int:
     def notify(notice: RetryNotice) -> None:
         host.warning(
@@ -246,11 +305,17 @@ def _execute(  # noqa: PLR0917 - private, called once
             sleep=sleep,
             notify=notify,
         )
-        ctx = Context(settings, host, client, clock, sleep, _utc_now)
-        report = COMMANDS[settings.command](ctx)
-    if getattr(args, "json", False):
-        host.out.write(render.result_json(report, indent=2) + "\n")
-    return report.exit_code
+
+        def wall() -> str:  # ISO 8601 UTC; `list` resolves relative dates against it
+            return now().astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+        ctx = Context(settings, host, client, clock, sleep, wall)
+        result = COMMANDS[settings.command](ctx)
+    if not isinstance(result, Report):
+        host.out.write(result.stdout(as_json=bool(getattr(args, "json", False))))
+    elif getattr(args, "json", False):
+        host.out.write(render.result_json(result, indent=2) + "\n")
+    return result.exit_code
 
 
 def _print_result(argv: Sequence[str], report: object | None, out: TextIO) -> None:
