@@ -20,6 +20,7 @@ import httpx
 from cortex_action import __version__, render
 from cortex_action.client import CortexClient
 from cortex_action.commands import get as get_command
+from cortex_action.commands import list_runs as list_command
 from cortex_action.commands import run as run_command
 from cortex_action.commands import wait as wait_command
 from cortex_action.commands.context import Context
@@ -29,6 +30,8 @@ from cortex_action.report import Report
 from cortex_action.retry import Clock, RetryNotice, Sleep
 from cortex_action.settings import (
     DEFAULT_BASE_URL,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
     Command,
     Settings,
     load_settings,
@@ -51,6 +54,7 @@ COMMANDS: dict[Command, Runner] = {
     Command.RUN: run_command.run,
     Command.GET: get_command.get,
     Command.WAIT: wait_command.wait,
+    Command.LIST: list_command.list_runs,
 }
 
 EXIT_CODES_HELP = """\
@@ -142,6 +146,48 @@ def _add_monitor_commands(sub: Any) -> None:
         if name == "wait":
             group.add_argument("--on-paused", help="wait (default), succeed or fail")
         _add_connection_options(parser)
+    parser = sub.add_parser(
+        "list",
+        help="list recent runs, with filters",
+        description=LIST_HELP,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=fmt,
+    )
+    group = parser.add_argument_group("filters")
+    group.add_argument(
+        "--workflow",
+        action="append",
+        help="workflow tag or id; repeat it or separate with commas (Cortex: workflowIds)",
+    )
+    group.add_argument("--search", help="text in the workflow's name or description (searchQuery)")
+    group.add_argument("--entity", help="entity tag or id the run was against (entityId)")
+    group.add_argument("--initiated-by", help="the initiator's email (initiatedBy)")
+    group.add_argument(
+        "--started-after",
+        help="2026-11-30, 2026-11-30T08:00:00Z, +02:00, or 24h, 7d (startedAfter)",
+    )
+    group.add_argument("--started-before", help="same forms (startedBefore)")
+    group.add_argument(
+        "--status",
+        action="append",
+        help="COMPLETED, FAILED, ...; repeat or comma-separate. Filtered here, not by Cortex",
+    )
+    group.add_argument(
+        "--limit", help=f"at most this many runs (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"
+    )
+    group.add_argument("--format", help="table (default), json or jsonl; --json is --format json")
+    group.add_argument("--timeout", help="how long to keep retrying Cortex (default 30m)")
+    _add_connection_options(parser)
+
+
+LIST_HELP = """\
+List recent Cortex workflow runs, newest first (sort dateCreated,desc).
+
+Cortex returns only the runs of the last 30 days: older runs are never listed,
+whatever --started-after says. Cortex has no status filter, so --status is
+applied here, to the pages Cortex returns, until --limit runs are found.
+Pages are read with page (from 0) and size until --limit, the last page, or an
+empty or short page."""
 
 
 def build_parser() -> argparse.ArgumentParser:
