@@ -123,25 +123,27 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
 def _add_monitor_commands(sub: Any) -> None:
     """``get``, ``wait`` and ``list``: read runs that exist (see docs/commands.md)."""
     fmt = argparse.RawDescriptionHelpFormatter
-    for name, help_text, description in (
-        ("get", "show one run", "Show one Cortex workflow run: its status, blocks and link."),
+    for name, help_text, description, epilog in (
+        (
+            "get",
+            "show one run",
+            "Show one Cortex workflow run: its status, blocks and link.",
+            READ_EXIT_CODES_HELP,
+        ),
         (
             "wait",
             "follow an existing run to its end",
             "Follow an existing Cortex workflow run to its end, with the same outputs, summary "
             "and exit codes as `run`.",
+            EXIT_CODES_HELP,
         ),
     ):
         parser = sub.add_parser(
-            name,
-            help=help_text,
-            description=description,
-            epilog=EXIT_CODES_HELP,
-            formatter_class=fmt,
+            name, help=help_text, description=description, epilog=epilog, formatter_class=fmt
         )
         parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run's id")
         group = parser.add_argument_group("inputs")
-        group.add_argument("--workflow", help="workflow tag or id (required)")
+        group.add_argument("--workflow", metavar="TAG", help="workflow tag or id (required)")
         group.add_argument("--timeout", help="how long to wait / keep retrying (default 30m)")
         if name == "wait":
             group.add_argument("--on-paused", help="wait (default), succeed or fail")
@@ -150,35 +152,60 @@ def _add_monitor_commands(sub: Any) -> None:
         "list",
         help="list recent runs, with filters",
         description=LIST_HELP,
-        epilog=EXIT_CODES_HELP,
+        epilog=READ_EXIT_CODES_HELP,
         formatter_class=fmt,
     )
     group = parser.add_argument_group("filters")
     group.add_argument(
         "--workflow",
         action="append",
+        metavar="TAG",
         help="workflow tag or id; repeat it or separate with commas (Cortex: workflowIds)",
     )
-    group.add_argument("--search", help="text in the workflow's name or description (searchQuery)")
-    group.add_argument("--entity", help="entity tag or id the run was against (entityId)")
-    group.add_argument("--initiated-by", help="the initiator's email (initiatedBy)")
+    group.add_argument(
+        "--search", metavar="TEXT", help="text in the workflow's name or description (searchQuery)"
+    )
+    group.add_argument(
+        "--entity", metavar="TAG", help="entity tag or id the run was against (entityId)"
+    )
+    group.add_argument(
+        "--initiated-by", metavar="EMAIL", help="the initiator's email (initiatedBy)"
+    )
     group.add_argument(
         "--started-after",
+        metavar="WHEN",
         help="2026-11-30, 2026-11-30T08:00:00Z, +02:00, or 24h, 7d (startedAfter)",
     )
-    group.add_argument("--started-before", help="same forms (startedBefore)")
+    group.add_argument("--started-before", metavar="WHEN", help="same forms (startedBefore)")
     group.add_argument(
         "--status",
         action="append",
         help="COMPLETED, FAILED, ...; repeat or comma-separate. Filtered here, not by Cortex",
     )
     group.add_argument(
-        "--limit", help=f"at most this many runs (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"
+        "--limit",
+        metavar="N",
+        help=f"at most this many runs (default {DEFAULT_LIMIT}, max {MAX_LIMIT})",
     )
-    group.add_argument("--format", help="table (default), json or jsonl; --json is --format json")
+    group.add_argument(
+        "--format",
+        metavar="table|json|jsonl",
+        help="table (default), json or jsonl; --json is --format json",
+    )
     group.add_argument("--timeout", help="how long to keep retrying Cortex (default 30m)")
     _add_connection_options(parser)
 
+
+READ_EXIT_CODES_HELP = """\
+exit codes:
+  0    Cortex answered (whatever the run's status; see `status`), even with no runs
+  2    invalid input or configuration; nothing was sent
+  3    Cortex refused the request or could not be reached
+
+Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
+(e.g. CORTEX_STARTED_AFTER); flags win. The token comes only from the
+environment (CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
+"""
 
 LIST_HELP = """\
 List recent Cortex workflow runs, newest first (sort dateCreated,desc).
