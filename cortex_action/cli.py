@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,7 @@ from cortex_action.settings import (
     load_settings,
 )
 from cortex_action.signals import interruptible
+from cortex_action.transport import http_client
 
 
 class Printout(Protocol):
@@ -287,16 +287,6 @@ def _read_token_file(path: str) -> str:
     return token
 
 
-def _http_client(settings: Settings, transport: httpx.BaseTransport | None) -> httpx.Client:
-    verify: ssl.SSLContext | bool = True
-    if settings.ca_bundle:
-        try:
-            verify = ssl.create_default_context(cafile=settings.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise InputError([f"ca-bundle: cannot load {settings.ca_bundle!r}: {exc}"]) from None
-    return httpx.Client(transport=transport, verify=verify, trust_env=True)
-
-
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -369,7 +359,12 @@ def _execute(  # noqa: PLR0917 - private, called once
             title="Retrying",
         )
 
-    with interruptible(), _http_client(settings, transport) as http:
+    http, network = http_client(settings.base_url, settings.ca_bundle, host.env, transport)
+    if network.proxy:
+        host.detail(f"Using proxy {network.proxy} (from {network.proxy_source}).")
+    if settings.ca_bundle or network.trust != "the default CA certificates":
+        host.detail(f"Trusting {network.trust}.")
+    with interruptible(), http:
         client = CortexClient(
             http,
             api_root=settings.api_root,
@@ -384,10 +379,11 @@ def _execute(  # noqa: PLR0917 - private, called once
 
         ctx = Context(settings, host, client, clock, sleep, wall)
         result = COMMANDS[settings.command](ctx)
+    # stdout is the result; like the log, it never shows the token (a run may echo it back).
     if not isinstance(result, Report):
-        host.out.write(result.stdout(as_json=bool(getattr(args, "json", False))))
+        host.out.write(host.redact(result.stdout(as_json=bool(getattr(args, "json", False)))))
     elif getattr(args, "json", False):
-        host.out.write(render.result_json(result, indent=2) + "\n")
+        host.out.write(host.redact(render.result_json(result, indent=2) + "\n"))
     return result.exit_code
 
 

@@ -18,7 +18,7 @@ from cortex_action.errors import (
     WaitTimeout,
 )
 from cortex_action.models import Outcome, Run
-from cortex_action.report import Report
+from cortex_action.report import Report, redacted
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused
 from cortex_action.waiting import EventKind, Stop, WaitEvent, wait_for_run
@@ -173,5 +173,6 @@ def conclude(
 
 def publish(ctx: Context, report: Report) -> None:
     """Outputs and summary, the same on every path that got a run."""
+    report = redacted(report, ctx.settings.token)
     ctx.host.write_outputs(render.outputs(report))
     ctx.host.write_summary(render.summary(report))

@@ -43,9 +43,14 @@ class Host:
         """Where log lines go: stdout on CI hosts, stderr locally (stdout is for ``--json``)."""
         return self.out
 
-    def _write(self, text: str) -> None:
+    def redact(self, text: str) -> str:
+        """Every masked secret replaced by ``***``: applied to all we print or write."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
+        return text
+
+    def _write(self, text: str) -> None:
+        text = self.redact(text)
         self.stream.write(text if text.endswith("\n") else text + "\n")
         self.stream.flush()
 
@@ -94,7 +99,7 @@ class Host:
         for name, content in files.items():
             path = folder / name
             tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_text(content, encoding="utf-8")
+            tmp.write_text(self.redact(content), encoding="utf-8")
             tmp.replace(path)
             written.append(path)
         return written
