@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,8 @@ NOW = dt.datetime(2026, 11, 30, 9, 0, 0, tzinfo=dt.UTC)
 class FakeClock:
     """Monotonic time that moves only when the code sleeps, so no test waits for real."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
@@ -113,13 +113,15 @@ def github_env(server: HTTPServer, tmp_path: Path, **inputs: str) -> dict[str, s
 
 
 def invoke(
-    argv: Sequence[str], env: Mapping[str, str], *, clock: FakeClock | None = None
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    clock: FakeClock | None = None,
+    now: Callable[[], dt.datetime] = lambda: NOW,
 ) -> Result:
     clock = clock or FakeClock()
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        list(argv), env, out=out, err=err, clock=clock, sleep=clock.sleep, now=lambda: NOW
-    )
+    code = cli.main(list(argv), env, out=out, err=err, clock=clock, sleep=clock.sleep, now=now)
     result = Result(code, out.getvalue(), err.getvalue())
     if "GITHUB_OUTPUT" in env:
         result.outputs = parse_github_outputs(Path(env["GITHUB_OUTPUT"]).read_text("utf-8"))
