@@ -8,6 +8,7 @@ the API has no status filter, so pages are read until ``limit`` runs match or th
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,13 @@ def is_last(page: ListPage, number: int, size: int) -> bool:
     return page.last is None and len(page.runs) < size
 
 
+def identity(run: dict[str, Any], row: render_runs.RunRow) -> str:
+    """What makes a run the same run on two pages: its id, or all of it if it has none."""
+    if row.id != render_runs.MISSING:
+        return row.id
+    return json.dumps(run, sort_keys=True, default=str)
+
+
 def filters_shown(settings: Settings, when: Window) -> list[tuple[str, str]]:
     shown: list[tuple[str, str]] = []
     for name, value in (
@@ -174,9 +182,10 @@ def list_runs(ctx: Context) -> Listing:
     more = False
     while True:
         page = ctx.client.list_runs({**params, "page": number, "size": size}, deadline=deadline)
-        fresh = [r for r in page.runs if render_runs.row(r).id not in seen]
-        seen.update(render_runs.row(r).id for r in fresh)
-        matched += [r for r in fresh if not wanted or render_runs.row(r).status in wanted]
+        rows = [(r, render_runs.row(r)) for r in page.runs]
+        fresh = [(r, row) for r, row in rows if identity(r, row) not in seen]
+        seen.update(identity(r, row) for r, row in fresh)
+        matched += [r for r, row in fresh if not wanted or row.status in wanted]
         last = is_last(page, number, size) or not fresh
         if len(matched) >= settings.limit:
             more = len(matched) > settings.limit or not last
