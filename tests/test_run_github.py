@@ -255,3 +255,16 @@ def test_html_error_page_is_described_not_dumped(cortex: ScriptedCortex, tmp_pat
     assert result.exit_code == 3
     assert "an HTML page titled '502 Bad Gateway'" in result.stdout
     assert "<body>" not in result.stdout
+
+
+def test_long_not_initiated_says_it_waits_for_a_slot(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A run queued for a while is explained once; a brief NOT_INITIATED is not."""
+    cortex.statuses(*(["NOT_INITIATED"] * 12), "COMPLETED")
+    result = invoke(github_env(tmp_path, cortex.base_url))
+    assert result.exit_code == 0
+    assert result.stdout.count("likely waiting for a free slot") == 1
+    cortex.statuses("IN_PROGRESS", "COMPLETED")
+    quick = invoke(github_env(tmp_path / ".." / tmp_path.name, cortex.base_url))
+    assert "free slot" not in quick.stdout

@@ -68,11 +68,11 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
         ctx.host.info(f"{when} {status}{was}")
-        if event.run.status == "NOT_INITIATED":
-            ctx.host.info(
-                f"{when} Queued: Cortex runs at most 5 workflow runs at once (paused runs don't "
-                "count); waiting for a free slot."
-            )
+    elif event.kind is EventKind.QUEUED:
+        ctx.host.info(
+            f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
+            "runs don't count), so this run is likely waiting for a free slot."
+        )
     elif event.kind is EventKind.UNKNOWN_STATUS:
         ctx.host.warning(
             f"Cortex reported status {status!r}, which this version of cortex-action does not "
