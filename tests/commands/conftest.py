@@ -9,7 +9,10 @@ from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture
-def cortex(httpserver: HTTPServer) -> Iterator[HTTPServer]:
-    """pytest-httpserver, checked afterwards for requests that matched nothing."""
+def api(httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """A plain pytest-httpserver standing in for Cortex's API; each test sets its answers.
+
+    (Not the suite-wide ``cortex`` fixture: these tests need exact control of the listing.)
+    """
     yield httpserver
     httpserver.check_assertions()

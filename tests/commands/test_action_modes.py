@@ -53,24 +53,24 @@ def test_outputs_runs_and_count_are_declared() -> None:
     assert {"runs", "count"} <= set(ACTION["outputs"])
 
 
-def test_list_mode_with_every_other_input_empty(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_list_mode_with_every_other_input_empty(api: HTTPServer, tmp_path: Path) -> None:
     """command: list with every other input empty uses the code's defaults (limit 50)."""
-    cortex.expect_request("/api/v1/workflows/runs").respond_with_json(
+    api.expect_request("/api/v1/workflows/runs").respond_with_json(
         {"content": [run_object("r1", "COMPLETED")], "last": True}
     )
-    result = invoke([], action_env(cortex, tmp_path, command="list"))
+    result = invoke([], action_env(api, tmp_path, command="list"))
     assert result.code == 0, result.out
-    ((request, _),) = cortex.log
+    ((request, _),) = api.log
     assert request.args["size"] == "50"
     assert result.outputs["count"] == "1"
 
 
-def test_get_mode_reads_the_underscore_spelling(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_get_mode_reads_the_underscore_spelling(api: HTTPServer, tmp_path: Path) -> None:
     """INPUT_RUN_ID (underscore) works as INPUT_RUN-ID does."""
-    cortex.expect_request(f"/api/v1/workflows/deploy-service/runs/{RUN_ID}").respond_with_json(
+    api.expect_request(f"/api/v1/workflows/deploy-service/runs/{RUN_ID}").respond_with_json(
         run_object(RUN_ID, "IN_PROGRESS")
     )
-    env = action_env(cortex, tmp_path, command="get", workflow="deploy-service")
+    env = action_env(api, tmp_path, command="get", workflow="deploy-service")
     env["INPUT_RUN_ID"] = RUN_ID
     result = invoke([], env)
     assert result.code == 0, result.out
@@ -79,27 +79,25 @@ def test_get_mode_reads_the_underscore_spelling(cortex: HTTPServer, tmp_path: Pa
 
 
 @pytest.mark.parametrize("command", ["get", "wait"])
-def test_modes_that_read_a_run_need_run_id(
-    cortex: HTTPServer, tmp_path: Path, command: str
-) -> None:
+def test_modes_that_read_a_run_need_run_id(api: HTTPServer, tmp_path: Path, command: str) -> None:
     """get and wait without run-id are exit 2, naming the input; nothing is sent."""
-    result = invoke([], action_env(cortex, tmp_path, command=command, workflow="deploy-service"))
+    result = invoke([], action_env(api, tmp_path, command=command, workflow="deploy-service"))
     assert result.code == 2
     assert f"run-id: required for command {command}" in result.out
-    assert cortex.log == []
+    assert api.log == []
 
 
-def test_unknown_command_is_exit_2(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_unknown_command_is_exit_2(api: HTTPServer, tmp_path: Path) -> None:
     """A command that doesn't exist is exit 2 listing the ones that do."""
-    result = invoke([], action_env(cortex, tmp_path, command="cancel", workflow="x"))
+    result = invoke([], action_env(api, tmp_path, command="cancel", workflow="x"))
     assert result.code == 2
     assert "command: expected 'run', 'get', 'wait' or 'list'" in result.out
-    assert cortex.log == []
+    assert api.log == []
 
 
-def test_command_is_case_insensitive(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_command_is_case_insensitive(api: HTTPServer, tmp_path: Path) -> None:
     """`command: List` is list."""
-    cortex.expect_request("/api/v1/workflows/runs").respond_with_json({"runs": []})
-    result = invoke([], action_env(cortex, tmp_path, command=" List "))
+    api.expect_request("/api/v1/workflows/runs").respond_with_json({"runs": []})
+    result = invoke([], action_env(api, tmp_path, command=" List "))
     assert result.code == 0, result.out
     assert result.outputs["count"] == "0"

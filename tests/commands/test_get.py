@@ -27,10 +27,10 @@ def failed_run() -> dict[str, object]:
     )
 
 
-def test_get_prints_a_readable_block(cortex: HTTPServer) -> None:
+def test_get_prints_a_readable_block(api: HTTPServer) -> None:
     """The block shows status, scope, start, initiator, every block and the runs link."""
-    cortex.expect_request(RUN_PATH, method="GET").respond_with_json(failed_run())
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(cortex))
+    api.expect_request(RUN_PATH, method="GET").respond_with_json(failed_run())
+    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(api))
     assert result.code == 0
     assert f"Run       {RUN_ID}" in result.out
     assert "Status    FAILED" in result.out
@@ -39,13 +39,13 @@ def test_get_prints_a_readable_block(cortex: HTTPServer) -> None:
     assert "Initiator ci-bot@example.com" in result.out
     assert "   2. FAILED       Deploy: exit code 1" in result.out
     assert "/admin/workflows?activeTab=runs" in result.out
-    assert len(requests_to(cortex, RUN_PATH)) == 1
+    assert len(requests_to(api, RUN_PATH)) == 1
 
 
-def test_get_json_prints_the_result_json(cortex: HTTPServer) -> None:
+def test_get_json_prints_the_result_json(api: HTTPServer) -> None:
     """With --json, stdout is the same result JSON as run --json, with the raw run."""
-    cortex.expect_request(RUN_PATH).respond_with_json(failed_run())
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service", "--json"], base_env(cortex))
+    api.expect_request(RUN_PATH).respond_with_json(failed_run())
+    result = invoke(["get", RUN_ID, "--workflow", "deploy-service", "--json"], base_env(api))
     assert result.code == 0
     data = json.loads(result.out)
     assert data["command"] == "get"
@@ -54,10 +54,10 @@ def test_get_json_prints_the_result_json(cortex: HTTPServer) -> None:
     assert data["run"]["actions"][1]["state"]["errorMessage"] == "exit code 1"
 
 
-def test_get_as_action_mode_writes_outputs_and_summary(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_get_as_action_mode_writes_outputs_and_summary(api: HTTPServer, tmp_path: Path) -> None:
     """command: get with run-id writes run-id, status, run-url, result and a summary."""
-    cortex.expect_request(RUN_PATH).respond_with_json(failed_run())
-    env = github_env(cortex, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
+    api.expect_request(RUN_PATH).respond_with_json(failed_run())
+    env = github_env(api, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
     result = invoke([], env)
     assert result.code == 0
     assert result.outputs["run-id"] == RUN_ID
@@ -70,12 +70,12 @@ def test_get_as_action_mode_writes_outputs_and_summary(cortex: HTTPServer, tmp_p
     assert "✅" not in result.summary.splitlines()[0]
 
 
-def test_get_unknown_run_exits_3_with_the_hint(cortex: HTTPServer) -> None:
+def test_get_unknown_run_exits_3_with_the_hint(api: HTTPServer) -> None:
     """A 404 from Cortex is exit 3, with Cortex's message and what to check."""
-    cortex.expect_request(RUN_PATH).respond_with_json(
+    api.expect_request(RUN_PATH).respond_with_json(
         {"type": "NOT_FOUND", "message": "Run not found", "requestId": "req-42"}, status=404
     )
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(cortex))
+    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(api))
     assert result.code == 3
     assert "Run not found" in result.err
     assert "req-42" in result.err
@@ -83,42 +83,42 @@ def test_get_unknown_run_exits_3_with_the_hint(cortex: HTTPServer) -> None:
     assert result.out == ""
 
 
-def test_get_needs_a_run_id_and_sends_nothing(cortex: HTTPServer) -> None:
+def test_get_needs_a_run_id_and_sends_nothing(api: HTTPServer) -> None:
     """Without a run id, get exits 2 naming run-id and sends no request."""
-    result = invoke(["get", "--workflow", "deploy-service"], base_env(cortex))
+    result = invoke(["get", "--workflow", "deploy-service"], base_env(api))
     assert result.code == 2
     assert "run-id: required for command get" in result.err
-    assert cortex.log == []
+    assert api.log == []
 
 
-def test_get_needs_a_workflow(cortex: HTTPServer) -> None:
+def test_get_needs_a_workflow(api: HTTPServer) -> None:
     """Without a workflow, get exits 2 naming workflow."""
-    result = invoke(["get", RUN_ID], base_env(cortex))
+    result = invoke(["get", RUN_ID], base_env(api))
     assert result.code == 2
     assert "workflow: required" in result.err
-    assert cortex.log == []
+    assert api.log == []
 
 
-def test_get_percent_encodes_the_run_id(cortex: HTTPServer) -> None:
+def test_get_percent_encodes_the_run_id(api: HTTPServer) -> None:
     """A run id is user input: it is sent as one percent-encoded path segment, never a path."""
-    cortex.expect_request("/api/v1/workflows/deploy-service/runs/a/b").respond_with_json(
+    api.expect_request("/api/v1/workflows/deploy-service/runs/a/b").respond_with_json(
         run_object("a/b", "IN_PROGRESS")
     )
-    result = invoke(["get", "a/b", "--workflow", "deploy-service"], base_env(cortex))
+    result = invoke(["get", "a/b", "--workflow", "deploy-service"], base_env(api))
     assert result.code == 0, result.err
     assert "IN_PROGRESS" in result.out
-    ((request, _),) = cortex.log
+    ((request, _),) = api.log
     assert request.environ["RAW_URI"] == "/api/v1/workflows/deploy-service/runs/a%2Fb"
 
 
-def test_get_defuses_workflow_commands_from_cortex(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_get_defuses_workflow_commands_from_cortex(api: HTTPServer, tmp_path: Path) -> None:
     """A block error that looks like a workflow command is shown, not obeyed."""
     run = failed_run()
     run["actions"] = [
         {"name": "::set-output name=x::y", "state": {"errorMessage": "##[error]boom"}}
     ]
-    cortex.expect_request(RUN_PATH).respond_with_json(run)
-    env = github_env(cortex, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
+    api.expect_request(RUN_PATH).respond_with_json(run)
+    env = github_env(api, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
     result = invoke([], env)
     assert result.code == 0
     assert "##[error]" not in result.out

@@ -30,15 +30,15 @@ def serve_statuses(server: HTTPServer, *statuses: str, **extra: Any) -> None:
     server.expect_request(RUN_PATH, method="GET").respond_with_handler(handler)
 
 
-def test_wait_follows_to_completed(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_wait_follows_to_completed(api: HTTPServer, tmp_path: Path) -> None:
     """wait polls until COMPLETED, exits 0 and writes outputs and the summary; no trigger."""
-    serve_statuses(cortex, "IN_PROGRESS", "IN_PROGRESS", "COMPLETED")
-    env = github_env(cortex, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    serve_statuses(api, "IN_PROGRESS", "IN_PROGRESS", "COMPLETED")
+    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
     clock = FakeClock()
     result = invoke([], env, clock=clock)
     assert result.code == 0, result.log
-    assert len(requests_to(cortex, RUN_PATH)) == 3
-    assert all(request.method == "GET" for request, _ in cortex.log)
+    assert len(requests_to(api, RUN_PATH)) == 3
+    assert all(request.method == "GET" for request, _ in api.log)
     assert result.outputs["run-id"] == RUN_ID
     assert result.outputs["status"] == "COMPLETED"
     assert "COMPLETED" in result.summary
@@ -49,15 +49,15 @@ def test_wait_follows_to_completed(cortex: HTTPServer, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "TIMED_OUT"])
-def test_wait_on_a_failed_run_exits_1(cortex: HTTPServer, tmp_path: Path, status: str) -> None:
+def test_wait_on_a_failed_run_exits_1(api: HTTPServer, tmp_path: Path, status: str) -> None:
     """A run that ends badly is exit 1, with the failed block's message as an error annotation."""
     serve_statuses(
-        cortex,
+        api,
         "IN_PROGRESS",
         status,
         actions=[{"name": "Deploy", "state": {"status": "FAILED", "errorMessage": "CrashLoop"}}],
     )
-    env = github_env(cortex, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
     result = invoke([], env)
     assert result.code == 1
     assert result.outputs["status"] == status
@@ -66,10 +66,10 @@ def test_wait_on_a_failed_run_exits_1(cortex: HTTPServer, tmp_path: Path, status
     assert "CrashLoop" in result.summary
 
 
-def test_wait_times_out_with_exit_4(cortex: HTTPServer) -> None:
+def test_wait_times_out_with_exit_4(api: HTTPServer) -> None:
     """timeout applies: a run that stays IN_PROGRESS is exit 4, and the run goes on."""
-    serve_statuses(cortex, "IN_PROGRESS")
-    env = {**base_env(cortex), "CORTEX_TIMEOUT": "2m"}
+    serve_statuses(api, "IN_PROGRESS")
+    env = {**base_env(api), "CORTEX_TIMEOUT": "2m"}
     clock = FakeClock()
     result = invoke(["wait", RUN_ID, "--workflow", "deploy-service", "--json"], env, clock=clock)
     assert result.code == 4
@@ -79,28 +79,28 @@ def test_wait_times_out_with_exit_4(cortex: HTTPServer) -> None:
 
 
 @pytest.mark.parametrize(("policy", "code"), [("succeed", 0), ("fail", 1)])
-def test_wait_honours_on_paused(cortex: HTTPServer, policy: str, code: int) -> None:
+def test_wait_honours_on_paused(api: HTTPServer, policy: str, code: int) -> None:
     """on-paused applies to wait as to run: succeed is exit 0, fail is exit 1."""
-    serve_statuses(cortex, "PAUSED")
+    serve_statuses(api, "PAUSED")
     result = invoke(
         ["wait", RUN_ID, "--workflow", "deploy-service", "--on-paused", policy],
-        base_env(cortex),
+        base_env(api),
     )
     assert result.code == code
     assert "PAUSED" in result.err
 
 
-def test_wait_for_an_unknown_run_exits_3(cortex: HTTPServer, tmp_path: Path) -> None:
+def test_wait_for_an_unknown_run_exits_3(api: HTTPServer, tmp_path: Path) -> None:
     """A 404 on the first read is exit 3 and no outputs (no run was ever seen)."""
-    cortex.expect_request(RUN_PATH).respond_with_json({"message": "Run not found"}, status=404)
-    env = github_env(cortex, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    api.expect_request(RUN_PATH).respond_with_json({"message": "Run not found"}, status=404)
+    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
     result = invoke([], env)
     assert result.code == 3
     assert "Run not found" in result.out
     assert result.outputs == {}
 
 
-def test_wait_retries_a_503_while_polling(cortex: HTTPServer) -> None:
+def test_wait_retries_a_503_while_polling(api: HTTPServer) -> None:
     """A transient 503 while following is retried, not fatal."""
     answers = iter(
         [
@@ -109,25 +109,25 @@ def test_wait_retries_a_503_while_polling(cortex: HTTPServer) -> None:
             Response(json.dumps(run_object(RUN_ID, "COMPLETED")), 200),
         ]
     )
-    cortex.expect_request(RUN_PATH).respond_with_handler(lambda _req: next(answers))
-    result = invoke(["wait", RUN_ID, "--workflow", "deploy-service"], base_env(cortex))
+    api.expect_request(RUN_PATH).respond_with_handler(lambda _req: next(answers))
+    result = invoke(["wait", RUN_ID, "--workflow", "deploy-service"], base_env(api))
     assert result.code == 0, result.err
     assert "Retrying" in result.err
 
 
-def test_wait_needs_a_run_id(cortex: HTTPServer) -> None:
+def test_wait_needs_a_run_id(api: HTTPServer) -> None:
     """wait without a run id is exit 2 and sends nothing."""
-    result = invoke(["wait", "--workflow", "deploy-service"], base_env(cortex))
+    result = invoke(["wait", "--workflow", "deploy-service"], base_env(api))
     assert result.code == 2
     assert "run-id" in result.err
-    assert cortex.log == []
+    assert api.log == []
 
 
-def test_wait_rejects_a_bad_timeout(cortex: HTTPServer) -> None:
+def test_wait_rejects_a_bad_timeout(api: HTTPServer) -> None:
     """A bad timeout is exit 2 naming the input."""
     result = invoke(
-        ["wait", RUN_ID, "--workflow", "deploy-service", "--timeout", "soon"], base_env(cortex)
+        ["wait", RUN_ID, "--workflow", "deploy-service", "--timeout", "soon"], base_env(api)
     )
     assert result.code == 2
     assert "timeout:" in result.err
-    assert cortex.log == []
+    assert api.log == []
