@@ -6,6 +6,7 @@ Everything below raises typed errors; this module alone turns them into messages
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -316,7 +317,8 @@ def main(
     parser = build_parser()
     try:
         try:
-            args = parser.parse_args(args_list)
+            with contextlib.redirect_stdout(out):  # --help and --version go to our stdout
+                args = parser.parse_args(args_list)
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
         settings = load_settings(env, _flags(args))
@@ -324,11 +326,17 @@ def main(
         return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:
         _print_result(args_list, exc.report, out)
-        host.error(
-            "Interrupted: stopped waiting; outputs and summary were written. "
-            "The run goes on in Cortex (there is no API to cancel it).",
-            title="Interrupted",
-        )
+        if isinstance(exc.report, Report) and exc.report.run is not None:
+            message = (
+                f"Stopped following run {exc.report.run.id}; outputs and summary were written. "
+                f"The run goes on in Cortex (there is no API to cancel it): {exc.report.run_url}"
+            )
+        else:
+            message = (
+                "Stopped before Cortex confirmed a run; nothing was written. A trigger that was "
+                "in flight is safe to repeat: this job attempt sends the same idempotency key."
+            )
+        host.error(message, title="Interrupted")
         return int(exc.exit_code)
     except CortexActionError as exc:
         _print_result(args_list, exc.report, out)

@@ -448,12 +448,10 @@ def test_bad_action_inputs_are_all_reported_at_once(api: HTTPServer, tmp_path: P
     assert api.log == []
 
 
-def test_help_states_the_window_and_client_side_status(
-    api: HTTPServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_help_states_the_window_and_client_side_status(api: HTTPServer) -> None:
     """--help says Cortex keeps 30 days and that status is filtered here."""
     result = invoke(["list", "--help"], base_env(api))
-    shown = capsys.readouterr().out  # argparse prints help on the process's stdout
+    shown = result.out
     assert result.code == 0
     assert "last 30 days" in shown
     assert "Cortex has no status filter" in shown
