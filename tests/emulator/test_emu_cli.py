@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,10 +25,12 @@ URL_LINE = re.compile(r"^Cortex emulator listening on (http://\S+)")
 class Served:
     """A ``python -m cortex_action ...`` emulator process and the URL it printed."""
 
-    def __init__(self, args: list[str], env: dict[str, str], stderr: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], stderr: Path, wrap: list[str] | None = None
+    ) -> None:
         self._stderr = stderr.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cortex_action", *args],
+            [*(wrap or []), sys.executable, "-m", "cortex_action", *args],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -58,11 +61,13 @@ Serve = Callable[..., Served]
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
-    """Start emulator processes with ``serve(args, env)``; any left running are killed."""
+    """Start emulator processes with ``serve(args, env, wrap)``; any left running are killed."""
     started: list[Served] = []
 
-    def start(args: list[str], env: dict[str, str] | None = None) -> Served:
-        served = Served(args, env or {}, tmp_path / f"stderr-{len(started)}.txt")
+    def start(
+        args: list[str], env: dict[str, str] | None = None, wrap: list[str] | None = None
+    ) -> Served:
+        served = Served(args, env or {}, tmp_path / f"stderr-{len(started)}.txt", wrap)
         started.append(served)
         return served
 
@@ -195,3 +200,29 @@ def test_cancel_command(emulator: EmulatorServer, capsys: pytest.CaptureFixture[
         run_id = c.post("/workflows/needs-approval/runs", json=GLOBAL).json()["id"]
     assert main(["cancel", run_id, "--url", emulator.url], {}) == 0
     assert "is now CANCELLED" in capsys.readouterr().out
+
+
+# A new PID namespace whose first process (the emulator) is PID 1; killed if the test dies.
+UNSHARE = ["unshare", "--fork", "--kill-child", "--pid", "--mount-proc"]
+
+
+def _can_unshare_pid() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not _can_unshare_pid(),
+    reason="needs Linux and permission for `unshare --pid` (root or user namespaces)",
+)
+def test_sigterm_as_pid_1(serve: Serve) -> None:
+    """As PID 1 (as in a container, where SIGTERM has no default action) SIGTERM still stops it."""
+    served = serve(["emulator", "--port", "0"], wrap=UNSHARE)
+    children = Path(f"/proc/{served.proc.pid}/task/{served.proc.pid}/children").read_text()
+    pid_1 = int(children.split()[0])
+    os.kill(pid_1, signal.SIGTERM)
+    out, _ = served.proc.communicate(timeout=10)
+    assert served.proc.returncode == 0
+    assert "Cortex emulator stopped" in out
