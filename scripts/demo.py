@@ -25,7 +25,7 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cortex_action", "emulator", "--port", "0"],
+        [sys.executable, "-m", "cortex_action", "emulator", "--port", "0", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

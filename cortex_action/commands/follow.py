@@ -5,6 +5,7 @@ Shared by ``run`` (after the trigger) and ``wait`` (an existing run).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cortex_action import render
@@ -176,3 +177,24 @@ def publish(ctx: Context, report: Report) -> None:
     report = redacted(report, ctx.settings.token)
     ctx.host.write_outputs(render.outputs(report))
     ctx.host.write_summary(render.summary(report))
+
+
+def reported(ctx: Context, progress: Progress, work: Callable[[], Report]) -> Report:
+    """Do ``work``; on every way out once a run is known, publish outputs and summary, and hand
+    the report to the error so that the CLI can print it with ``--json``."""
+    report: Report | None = None
+    error: BaseException | None = None
+    try:
+        report = work()
+        return report
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        final = conclude(ctx, progress, error, report)
+        if final is not None:
+            publish(ctx, final)
+            if isinstance(error, CortexActionError | Interrupted):
+                error.report = final
+            elif error is None:
+                ctx.host.info(f"Done in {render.format_duration(final.duration)}: {final.headline}")

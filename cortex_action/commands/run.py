@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cortex_action import render
 from cortex_action.commands.context import Context
-from cortex_action.commands.follow import Progress, conclude, follow, publish
-from cortex_action.errors import CortexActionError, ExitCode, Interrupted
+from cortex_action.commands.follow import Progress, follow, reported
+from cortex_action.errors import ExitCode
 from cortex_action.idempotency import Key, commit_sha, derive_key
 from cortex_action.report import Report
 from cortex_action.sanitize import log_text
@@ -71,34 +70,21 @@ def run(ctx: Context) -> Report:
     with ctx.host.group("Request body"):
         ctx.host.detail(json.dumps(body, indent=2, ensure_ascii=False))
 
-    report: Report | None = None
-    error: BaseException | None = None
-    try:
-        run = ctx.client.trigger(
-            settings.workflow, body, idempotency_key=key.value, deadline=deadline
-        )
+    workflow = settings.workflow
+
+    def work() -> Report:
+        run = ctx.client.trigger(workflow, body, idempotency_key=key.value, deadline=deadline)
         progress.run = run
         ctx.host.info(
             f"Run {run.id} accepted: {log_text(run.status, 100)}. "
             f"Follow it in Cortex: {ctx.runs_url}"
         )
         if not settings.wait:
-            report = progress.report(
+            return progress.report(
                 ctx,
                 ExitCode.OK,
                 f"Run {run.id} was triggered ({run.status}); not waiting (wait: false).",
             )
-        else:
-            report = follow(ctx, progress, run, deadline)
-        return report
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        final = conclude(ctx, progress, error, report)
-        if final is not None:
-            publish(ctx, final)
-            if isinstance(error, CortexActionError | Interrupted):
-                error.report = final
-            elif error is None:
-                ctx.host.info(f"Done in {render.format_duration(final.duration)}: {final.headline}")
+        return follow(ctx, progress, run, deadline)
+
+    return reported(ctx, progress, work)

@@ -376,3 +376,25 @@ def test_config_tokens_and_workflows_are_used(make_emulator: EmulatorFactory) ->
         run = c.post("/workflows/hello/runs", json=GLOBAL).json()
     assert run["workflow"]["cid"].startswith("wf")
     assert emu.wait_for_status(run["id"], "COMPLETED")["status"] == "COMPLETED"
+
+
+def test_chunked_body_is_read(emulator: EmulatorServer, client: httpx.Client) -> None:
+    """A chunked request body is read whole, and the connection stays usable."""
+    parts = [b'{"scope": ', b'{"type": "GLOBAL"}}']
+    resp = client.post("/workflows/scaffold-repo/runs", content=iter(parts))
+    assert resp.status_code == 200
+    assert emulator.requests[-1].headers["transfer-encoding"] == "chunked"
+    assert client.get("/workflows").status_code == 200
+
+
+def test_a_bug_answers_500_not_a_dropped_connection(
+    emulator: EmulatorServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception inside the emulator answers 500 with Cortex's error body."""
+
+    def broken(_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(emulator.api, "handle", broken)
+    body = assert_cortex_error(client.get("/workflows"), 500)
+    assert "boom" in body["details"]
