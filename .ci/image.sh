@@ -259,3 +259,4 @@ fi
 section "image: result"
 printf '%s\n' "${SUMMARY[@]}"
 echo "image checks passed in $((SECONDS - T_START)) s"
+echo "image: ${#SUMMARY[@]} passed, 0 failed"

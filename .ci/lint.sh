@@ -15,11 +15,18 @@ printf 'actionlint %s | hadolint %s | %s | %s\n' "$(actionlint -version | head -
     "$(hadolint --version)" "$(check-jsonschema --version)" "$(zizmor --version)"
 
 failed=()
+passed=0
 run() {
     local name="$1"
     shift
     section "lint: $name"
-    if "$@"; then echo "ok: $name"; else failed+=("$name"); echo "FINDINGS: $name"; fi
+    if "$@"; then
+        echo "ok: $name"
+        passed=$((passed + 1))
+    else
+        failed+=("$name")
+        echo "FINDINGS: $name"
+    fi
 }
 
 mapfile -t workflows < <(find .github/workflows -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
@@ -56,6 +63,7 @@ fi
 section "lint: result"
 if ((${#failed[@]})); then
     echo "lint FAILED: ${failed[*]}"
+    echo "lint: $passed passed, ${#failed[@]} failed"
     exit 1
 fi
-echo "lint passed"
+echo "lint: $passed passed, 0 failed"
