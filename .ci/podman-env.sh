@@ -39,6 +39,9 @@ EOF
 default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
+# act runs its steps as exec sessions through the API service; without this, each one leaves a
+# conmon process waiting 5 minutes for an API client that is gone.
+exit_command_delay = 2
 EOF
     # Short names resolve to nothing: every image here is local and fully qualified.
     cat >"$WORK/registries.conf" <<'EOF'
