@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cortex_action import render
+from cortex_action import render, render_files
 from cortex_action.commands.context import Context
 from cortex_action.errors import (
     CortexActionError,
@@ -172,6 +172,17 @@ def conclude(
 
 
 def publish(ctx: Context, report: Report) -> None:
-    """Outputs and summary, the same on every path that got a run."""
+    """Outputs, summary and result files, the same on every path that got a run."""
     ctx.host.write_outputs(render.outputs(report))
     ctx.host.write_summary(render.summary(report))
+    try:
+        written = ctx.host.write_files(render_files.result_files(report, ctx.host.env_syntax))
+    except OSError as exc:
+        # Said, not raised: this runs on the way out of errors too, and must not hide them.
+        ctx.host.warning(
+            f"Could not write the result files into {ctx.host.result_dir()}: {exc}",
+            title="Result files",
+        )
+        return
+    if written:
+        ctx.host.info(f"Result files in {written[0].parent}: " + ", ".join(p.name for p in written))
