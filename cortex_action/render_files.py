@@ -57,12 +57,17 @@ def dotenv_value(value: str) -> str:
 
 
 def dotenv(variables: Mapping[str, str]) -> str:
-    """``NAME=value`` lines that GitLab's dotenv report accepts as they are."""
+    """``NAME=value`` lines that GitLab's dotenv report accepts as they are.
+
+    Empty values are left out: unset and empty read the same in a later job's script, and
+    GitLab's checks on a variable's value are not documented.
+    """
     lines = []
     for name, value in variables.items():
         if not _DOTENV_NAME.fullmatch(name):
             raise ValueError(f"not a dotenv variable name: {name!r}")
-        lines.append(f"{name}={dotenv_value(value)}")
+        if value:
+            lines.append(f"{name}={dotenv_value(value)}")
     return "".join(line + "\n" for line in lines)
 
 
