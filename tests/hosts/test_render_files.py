@@ -1,0 +1,143 @@
+"""The result-file renderers: each file read back the way its host reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from cortex_action import render_files
+from cortex_action.models import parse_run
+from cortex_action.render_files import EnvSyntax
+from cortex_action.report import Report
+
+from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
+
+AWKWARD = [
+    "",
+    "plain-value_1.2",
+    "https://app.getcortexapp.com/admin/workflows?activeTab=runs",
+    "$HOME and ${CI_JOB_TOKEN}",
+    "'quoted' \"twice\"",
+    "  spaces around  ",
+    "a=b:c#d!e\\f",
+    "line\nbreak\r\tand tab",
+    "snow ☃ emoji 😀 é",
+    "# looks like a comment",
+    "~user & (sub) ; `cmd` | pipe > out",
+]
+
+
+def report(**changes: object) -> Report:
+    run = parse_run(
+        {
+            "id": "7f3c",
+            "status": "FAILED",
+            "actions": [
+                {"name": "ok", "state": {"status": "COMPLETED"}},
+                {"name": "boom", "state": {"status": "FAILED", "errorMessage": "bad \x00 <x>"}},
+                {"name": "later"},
+                {"name": "waiting", "state": {"status": "PAUSED"}},
+            ],
+        }
+    )
+    values: dict[str, object] = {
+        "command": "run",
+        "workflow": "deploy-service",
+        "exit_code": 1,
+        "headline": "Run 7f3c ended FAILED.",
+        "run": run,
+        "run_url": "https://app.example/admin/workflows?activeTab=runs",
+        "idempotency_key": "cortex-action-abc",
+        "duration": 12.5,
+        "job_url": "https://ci.example/job/1",
+    }
+    values.update(changes)
+    return Report(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_dotenv_values_are_literal_for_gitlab_and_decode_back(value: str) -> None:
+
+    text = render_files.dotenv({"CORTEX_RUN_ID": value})
+
+    parsed = parse_gitlab_dotenv(text.encode())
+    if not value:
+        assert parsed == {}
+        return
+    assert list(parsed) == ["CORTEX_RUN_ID"]
+    assert unquote(parsed["CORTEX_RUN_ID"]) == value
+    assert text.count("\n") == 1
+
+
+def test_dotenv_keeps_ordinary_values_as_they_are() -> None:
+    variables = render_files.result_variables(report())
+    parsed = parse_gitlab_dotenv(render_files.dotenv(variables).encode())
+    assert parsed == variables
+
+
+def test_dotenv_refuses_a_name_gitlab_would_refuse() -> None:
+    with pytest.raises(ValueError, match="not a dotenv variable name"):
+        render_files.dotenv({"BAD-NAME": "x"})
+
+
+def test_properties_round_trip_through_java(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    variables = {f"KEY_{i}": value for i, value in enumerate(AWKWARD)}
+    variables["key with = and : and space"] = "v"
+    path = tmp_path / "cortex-action.env"
+    text = render_files.java_properties(variables)
+    assert text.isascii()
+    path.write_text(text, encoding="ascii")
+
+    assert java_load_properties(path, tmp_path_factory) == variables
+
+
+def test_properties_escapes_what_java_would() -> None:
+    assert render_files.properties_escape("a:b=c#d!e\\f") == "a\\:b\\=c\\#d\\!e\\\\f"
+    assert render_files.properties_escape(" lead") == "\\ lead"
+    assert render_files.properties_escape("é😀") == "\\u00E9\\uD83D\\uDE00"
+
+
+def test_junit_counts_cases_and_keeps_messages() -> None:
+    root, cases = read_junit(render_files.junit_xml(report()).encode())
+
+    assert [(c.name, c.outcome) for c in cases] == [
+        ("workflow run", "failure"),
+        ("block 1: ok", "passed"),
+        ("block 2: boom", "failure"),
+        ("block 3: later", "passed"),
+        ("block 4: waiting", "skipped"),
+    ]
+    assert cases[2].text == "bad \\x00 <x>"
+    assert {c.classname for c in cases} == {"cortex.deploy-service"}
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["run.id"] == "7f3c"
+    assert props["job.url"] == "https://ci.example/job/1"
+
+
+@pytest.mark.parametrize(("code", "kind"), [(0, "passed"), (1, "failure"), (4, "error")])
+def test_junit_run_case_follows_the_exit_code(code: int, kind: str) -> None:
+    _, cases = read_junit(render_files.junit_xml(report(exit_code=code)).encode())
+    assert cases[0].outcome == kind
+
+
+def test_junit_without_a_run_still_parses() -> None:
+    _, cases = read_junit(render_files.junit_xml(report(run=None, exit_code=3)).encode())
+    assert [(c.name, c.outcome) for c in cases] == [("workflow run", "error")]
+
+
+def test_result_files_in_both_syntaxes() -> None:
+    dotenv = render_files.result_files(report(), EnvSyntax.DOTENV)
+    props = render_files.result_files(report(), EnvSyntax.PROPERTIES)
+    assert list(dotenv) == [
+        "cortex-action.env",
+        "cortex-action.json",
+        "cortex-action.md",
+        "cortex-action-junit.xml",
+    ]
+    assert "CORTEX_RUN_URL=https://app.example/" in dotenv["cortex-action.env"]
+    assert "CORTEX_RUN_URL=https\\://app.example/" in props["cortex-action.env"]
+    assert dotenv["cortex-action.json"] == props["cortex-action.json"]
