@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from cortex_action.report import Report
 from cortex_action.retry import Clock, RetryNotice, Sleep
 from cortex_action.settings import DEFAULT_BASE_URL, Command, Settings, load_settings
 from cortex_action.signals import interruptible
+from cortex_action.transport import http_client
 
 Runner = Callable[[Context], Report]
 
@@ -157,16 +157,6 @@ def _read_token_file(path: str) -> str:
     return token
 
 
-def _http_client(settings: Settings, transport: httpx.BaseTransport | None) -> httpx.Client:
-    verify: ssl.SSLContext | bool = True
-    if settings.ca_bundle:
-        try:
-            verify = ssl.create_default_context(cafile=settings.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise InputError([f"ca-bundle: cannot load {settings.ca_bundle!r}: {exc}"]) from None
-    return httpx.Client(transport=transport, verify=verify, trust_env=True)
-
-
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -239,7 +229,12 @@ def _execute(  # noqa: PLR0917 - private, called once
             title="Retrying",
         )
 
-    with interruptible(), _http_client(settings, transport) as http:
+    http, network = http_client(settings.base_url, settings.ca_bundle, host.env, transport)
+    if network.proxy:
+        host.detail(f"Using proxy {network.proxy} (from {network.proxy_source}).")
+    if settings.ca_bundle or network.trust != "the default CA certificates":
+        host.detail(f"Trusting {network.trust}.")
+    with interruptible(), http:
         client = CortexClient(
             http,
             api_root=settings.api_root,

@@ -209,6 +209,11 @@ class CortexClient:
 def _describe_transport(exc: httpx.TransportError) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return (
+                f"TLS certificate verification failed ({text}). If Cortex or a proxy on the way "
+                "uses a private CA, give its certificates with `ca-bundle` or SSL_CERT_FILE."
+            )
         return f"could not connect ({text}). Check `base-url`, DNS, proxy and firewall."
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the connection was closed or broken mid-answer ({text})."

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from cortex_action.models import Run
 
@@ -33,3 +34,32 @@ class Report:
     @property
     def status(self) -> str | None:
         return self.run.status if self.run else None
+
+
+def _scrub(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
+    return value
+
+
+def redacted(report: Report, secret: str) -> Report:
+    """The report with ``secret`` replaced in every text, before any escaping can disguise it."""
+    if not secret:
+        return report
+    run = report.run
+    if run is not None:
+        run = Run(
+            id=_scrub(run.id, secret),
+            status=_scrub(run.status, secret),
+            raw=_scrub(run.raw, secret),
+        )
+    return replace(
+        report,
+        run=run,
+        headline=_scrub(report.headline, secret),
+        notes=tuple(_scrub(n, secret) for n in report.notes),
+    )

@@ -25,6 +25,8 @@ class PollSchedule:
     cap: float = 15.0
     # How often to repeat the run's link for people who open the log late.
     heartbeat: float = 60.0
+    # How long NOT_INITIATED may last before we say the run is queued for a free slot.
+    queued_after: float = 10.0
 
     def intervals(self) -> Callable[[], float]:
         state = {"next": self.first}
@@ -54,6 +56,7 @@ class EventKind(enum.Enum):
     UNKNOWN_STATUS = "unknown_status"  # a status this version doesn't know; said once each
     HEARTBEAT = "heartbeat"  # still waiting: a good moment to repeat the link
     PAUSED = "paused"  # the run waits for a person; said once per pause
+    QUEUED = "queued"  # NOT_INITIATED for a while: likely waiting for a free slot; said once
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def wait_for_run(
     warned_unknown: set[str] = set()
     run = first
     previous: str | None = None
+    status_since = started
+    said_queued = False
 
     while True:
         now = clock()
@@ -97,7 +102,14 @@ def wait_for_run(
             if previous is not None:
                 next_interval = schedule.intervals()  # a change: look again soon
             previous = run.status
-            last_heartbeat = now
+            last_heartbeat = status_since = now
+        if (
+            not said_queued
+            and run.status == "NOT_INITIATED"
+            and now - status_since >= schedule.queued_after
+        ):
+            said_queued = True
+            events(WaitEvent(EventKind.QUEUED, run, now - started))
 
         if run.outcome in (Outcome.SUCCESS, Outcome.FAILURE):
             return WaitResult(run, Stop.TERMINAL)

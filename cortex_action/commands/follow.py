@@ -18,7 +18,7 @@ from cortex_action.errors import (
     WaitTimeout,
 )
 from cortex_action.models import Outcome, Run
-from cortex_action.report import Report
+from cortex_action.report import Report, redacted
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused
 from cortex_action.waiting import EventKind, Stop, WaitEvent, wait_for_run
@@ -68,11 +68,11 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
         ctx.host.info(f"{when} {status}{was}")
-        if event.run.status == "NOT_INITIATED":
-            ctx.host.info(
-                f"{when} Queued: Cortex runs at most 5 workflow runs at once (paused runs don't "
-                "count); waiting for a free slot."
-            )
+    elif event.kind is EventKind.QUEUED:
+        ctx.host.info(
+            f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
+            "runs don't count), so this run is likely waiting for a free slot."
+        )
     elif event.kind is EventKind.UNKNOWN_STATUS:
         ctx.host.warning(
             f"Cortex reported status {status!r}, which this version of cortex-action does not "
@@ -173,6 +173,7 @@ def conclude(
 
 def publish(ctx: Context, report: Report) -> None:
     """Outputs, summary and result files, the same on every path that got a run."""
+    report = redacted(report, ctx.settings.token)
     ctx.host.write_outputs(render.outputs(report))
     ctx.host.write_summary(render.summary(report))
     try:

@@ -89,9 +89,14 @@ class Host:
             f"\x1b[{code}m{line}\x1b[0m" if line else line for line in text.split("\n")
         )
 
-    def _write(self, text: str) -> None:
+    def redact(self, text: str) -> str:
+        """Every masked secret replaced by ``***``: applied to all we print or write."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
+        return text
+
+    def _write(self, text: str) -> None:
+        text = self.redact(text)
         self.stream.write(text if text.endswith("\n") else text + "\n")
         self.stream.flush()
 
@@ -161,7 +166,7 @@ class Host:
             path = folder / name
             tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
             # Cortex's JSON can carry lone surrogates; a result file must still be written.
-            tmp.write_text(content, encoding="utf-8", errors="replace")
+            tmp.write_text(self.redact(content), encoding="utf-8", errors="replace")
             tmp.replace(path)
             written.append(path)
         return written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -76,7 +77,8 @@ class GitHubHost(Host):
             self.warning("GITHUB_OUTPUT is not set: step outputs were not written.")
             return
         chunks = []
-        for name, value in outputs.items():
+        for name, raw in outputs.items():
+            value = self.redact(raw)
             delimiter = f"ghadelimiter_{uuid.uuid4()}"
             while delimiter in value:  # a value can't end the heredoc early
                 delimiter = f"ghadelimiter_{uuid.uuid4()}"
@@ -89,4 +91,31 @@ class GitHubHost(Host):
         if not path:
             return
         with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+            text = self.redact(markdown)
+            handle.write(text if text.endswith("\n") else text + "\n")
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Read a GITHUB_OUTPUT file as the runner does: ``name=value`` lines or ``name<<DELIM``
+    heredocs (for the demo and the tests; the runner is the real reader)."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        heredoc = re.fullmatch(r"([^=<]+)<<(.+)", line)
+        if heredoc:
+            name, delimiter = heredoc.groups()
+            body: list[str] = []
+            while lines[index] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            values[name] = "\n".join(body)
+        else:
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values

@@ -52,9 +52,7 @@ class LocalHost(Host):
         if not self.interactive:
             super().status(text)
             return
-        line = self._clean(text).replace("\n", " ")
-        for secret in self._secrets:
-            line = line.replace(secret, "***")
+        line = self.redact(self._clean(text).replace("\n", " "))
         # One screen row: a wrapped line can't be rewritten in place.
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
         if len(line) > width:

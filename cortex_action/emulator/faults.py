@@ -1,0 +1,104 @@
+"""Fault injection: which request gets which fault, and how an answer is corrupted."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from cortex_action.emulator.config import FaultConfig
+
+
+@dataclass
+class ArmedFault:
+    """A fault and the number of requests that matched it so far."""
+
+    config: FaultConfig
+    seen: int = 0
+    applied: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        c = self.config
+        return (c.method == "*" or c.method.upper() == method.upper()) and fnmatch.fnmatchcase(
+            path, c.path
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.config.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+            "seen": self.seen,
+            "applied": self.applied,
+        }
+
+
+@dataclass
+class FaultSet:
+    """The faults in force. The first armed fault that matches and is due applies."""
+
+    faults: list[ArmedFault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, fault: FaultConfig) -> ArmedFault:
+        armed = ArmedFault(fault)
+        with self.lock:
+            self.faults.append(armed)
+        return armed
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [f.to_json() for f in self.faults]
+
+    def pick(self, method: str, path: str) -> FaultConfig | None:
+        """Count this request against every matching fault; return the one that applies."""
+        chosen: FaultConfig | None = None
+        with self.lock:
+            for armed in self.faults:
+                if not armed.matches(method, path):
+                    continue
+                armed.seen += 1
+                c = armed.config
+                due = armed.seen >= c.nth and (c.count == 0 or armed.seen < c.nth + c.count)
+                if due and chosen is None:
+                    armed.applied += 1
+                    chosen = c
+        return chosen
+
+
+def fault_body(fault: FaultConfig) -> tuple[bytes, str | None]:
+    """The body and content type a ``status`` fault answers with."""
+    if fault.body is None:
+        return b"", fault.content_type
+    if isinstance(fault.body, dict | list):
+        return json.dumps(fault.body).encode(), fault.content_type or "application/json"
+    text = str(fault.body)
+    default_type = (
+        "text/html; charset=utf-8" if text.lstrip().startswith("<") else "text/plain; charset=utf-8"
+    )
+    return text.encode(), fault.content_type or default_type
+
+
+def malform_body(kind: str, body: bytes) -> bytes:
+    """Corrupt a JSON answer. ``short-body`` is handled by the transport (it cuts the stream)."""
+    if kind == "truncated-json":
+        return body[: max(1, len(body) // 2)]
+    if kind == "not-json":
+        return b'{"id": "oops", "status": IN_PROGRESS, <not json>'
+    if kind == "not-an-object":
+        return b'["not", "a", "run"]'
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if kind == "missing-id":
+        data.pop("id", None)
+    elif kind == "wrong-status-type":
+        data["status"] = 42
+    return json.dumps(data).encode()

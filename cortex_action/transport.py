@@ -1,0 +1,133 @@
+"""The HTTP client: which proxy, which CA certificates, from the injected environment.
+
+httpx's own ``trust_env`` reads ``os.environ``; we read the mapping we were given instead, so the
+same rules apply in tests, and decide once, for the one host we talk to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import certifi
+import httpx
+
+from cortex_action.errors import InputError
+
+
+@dataclass(frozen=True)
+class Network:
+    """What was decided, for one log line."""
+
+    proxy: str | None  # the proxy URL, or None for a direct connection
+    proxy_source: str | None  # the variable it came from
+    trust: str  # where CA certificates come from
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """curl's convention: the lower-case name first, then the upper-case one."""
+    for key in (name.lower(), name.upper()):
+        value = env.get(key, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _bypassed(host: str, port: int | None, no_proxy: str | None) -> bool:
+    """Whether ``host`` is excluded from proxying; loopback always is."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if host == "localhost" or (address is not None and address.is_loopback):
+        return True
+    for raw in (no_proxy or "").split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_host, _, entry_port = (
+            entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        )
+        if entry_port and port is not None and entry_port != str(port):
+            continue
+        entry_host = entry_host or entry
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry_host.strip("[]"), strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        suffix = entry_host.lstrip(".")
+        if host == suffix or host.endswith("." + suffix):
+            return True
+    return False
+
+
+def choose_proxy(url: str, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The proxy for ``url`` under HTTPS_PROXY/HTTP_PROXY/ALL_PROXY and NO_PROXY."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if _bypassed(host, parts.port, _env(env, "no_proxy")):
+        return None, None
+    names = ("https_proxy", "all_proxy") if parts.scheme == "https" else ("http_proxy", "all_proxy")
+    for name in names:
+        value = _env(env, name)
+        if value:
+            return (value if "://" in value else f"http://{value}"), name.upper()
+    return None, None
+
+
+def redact(url: str) -> str:
+    """A proxy URL without its credentials, for the log."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def ssl_context(ca_bundle: str | None, env: Mapping[str, str]) -> tuple[ssl.SSLContext, str]:
+    """Default CAs (or SSL_CERT_FILE / SSL_CERT_DIR), plus ``ca-bundle`` on top when given."""
+    cafile = env.get("SSL_CERT_FILE") or env.get("REQUESTS_CA_BUNDLE") or None
+    capath = env.get("SSL_CERT_DIR") or None
+    try:
+        if cafile or capath:
+            context = ssl.create_default_context(cafile=cafile, capath=capath)
+            trust = f"CA certificates from {cafile or capath}"
+        else:
+            context = ssl.create_default_context(cafile=certifi.where())
+            trust = "the default CA certificates"
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(
+            [f"SSL_CERT_FILE/SSL_CERT_DIR: cannot load {cafile or capath!r}: {exc}"]
+        ) from None
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(
+                [f"ca-bundle: cannot load {ca_bundle!r} as PEM CA certificates: {exc}"]
+            ) from None
+        trust += f" and {ca_bundle}"
+    return context, trust
+
+
+def http_client(
+    base_url: str,
+    ca_bundle: str | None,
+    env: Mapping[str, str],
+    transport: httpx.BaseTransport | None = None,
+) -> tuple[httpx.Client, Network]:
+    """An ``httpx.Client`` for ``base_url``; a given ``transport`` (tests) replaces the network."""
+    context, trust = ssl_context(ca_bundle, env)
+    proxy, source = choose_proxy(base_url, env)
+    if transport is not None:
+        return httpx.Client(transport=transport, trust_env=False), Network(None, None, trust)
+    client = httpx.Client(verify=context, proxy=proxy, trust_env=False)
+    return client, Network(redact(proxy) if proxy else None, source, trust)

@@ -1,0 +1,119 @@
+"""The idempotency key: same commit and request, same key; anything else, another key."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cortex_action.idempotency import commit_sha, derive_key, git_head
+from tests.support import SHA, ScriptedCortex, github_env, invoke
+
+
+def key(
+    sha: str | None = SHA, attempt: str | None = "1", workflow: str = "w", **body: object
+) -> str:
+    return derive_key(
+        workflow=workflow,
+        body={"scope": {"type": "GLOBAL"}, **body},
+        sha=(sha, "GITHUB_SHA") if sha else None,
+        attempt=attempt,
+        random_hex=lambda: "f" * 32,
+    ).value
+
+
+def test_same_inputs_same_key() -> None:
+    """Deterministic: computing twice gives the same key."""
+    assert key() == key()
+    assert key().startswith(f"cortex-action-{SHA[:12]}-1-")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"sha": "f" * 40},
+        {"attempt": "2"},
+        {"workflow": "other"},
+        {"scope": {"type": "ENTITY", "entityId": "a"}},
+        {"initialContext": {"x": "1"}},
+        {"runAs": "a@b.co"},
+        {"notificationRecipients": ["a@b.co"]},
+    ],
+)
+def test_any_difference_gives_another_key(other: dict[str, object]) -> None:
+    """Another SHA, attempt, workflow, scope, context, run-as or recipients: another key."""
+    assert key(**other) != key()  # type: ignore[arg-type]
+
+
+def test_no_sha_gives_a_random_key() -> None:
+    """Without a commit the key is random and marked as such."""
+    assert key(sha=None) == "cortex-action-random-" + "f" * 32
+
+
+def test_sha_order_and_git_fallback(tmp_path: Path) -> None:
+    """GITHUB_SHA wins over CI_COMMIT_SHA over GIT_COMMIT; then git; junk is ignored."""
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    assert commit_sha({"GITHUB_SHA": a, "CI_COMMIT_SHA": b, "GIT_COMMIT": c}) == (a, "GITHUB_SHA")
+    assert commit_sha({"CI_COMMIT_SHA": b, "GIT_COMMIT": c}) == (b, "CI_COMMIT_SHA")
+    assert commit_sha({"GITHUB_SHA": "not-a-sha", "GIT_COMMIT": c}) == (c, "GIT_COMMIT")
+    assert commit_sha({}, git=lambda cwd: "d" * 40) == ("d" * 40, "git rev-parse HEAD")
+    assert commit_sha({}, git=lambda cwd: None) is None
+
+
+def test_git_head_reads_a_real_repository(tmp_path: Path) -> None:
+    """git rev-parse HEAD works in a repository and returns None elsewhere."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(tmp_path),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        check=True,
+    )
+    head = git_head(str(tmp_path))
+    assert head is not None
+    assert len(head) == 40
+    assert git_head(str(tmp_path / "nowhere")) is None
+
+
+def test_rerun_attempt_starts_a_fresh_run(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """Two invocations for one commit send one key; "Re-run job" (attempt 2) sends another."""
+    cortex.statuses("COMPLETED")
+    env = github_env(tmp_path, cortex.base_url)
+    assert invoke(env).exit_code == 0
+    assert invoke(env).exit_code == 0
+    assert invoke({**env, "GITHUB_RUN_ATTEMPT": "2"}).exit_code == 0
+    keys = [p.headers["Idempotency-Key"] for p in cortex.requests("POST")]
+    assert keys[0] == keys[1]
+    assert keys[2] != keys[0]
+
+
+def test_given_key_is_sent_as_is(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """An explicit idempotency-key wins over the derived one."""
+    cortex.statuses("COMPLETED")
+    result = invoke(github_env(tmp_path, cortex.base_url, idempotency_key="deploy-42"))
+    assert cortex.requests("POST")[0].headers["Idempotency-Key"] == "deploy-42"
+    assert result.outputs["idempotency-key"] == "deploy-42"
+
+
+def test_missing_sha_warns_and_uses_a_random_key(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """Without any commit SHA the log warns and the key is random."""
+    cortex.statuses("COMPLETED")
+    env = github_env(tmp_path, cortex.base_url)
+    del env["GITHUB_SHA"]
+    env["GITHUB_WORKSPACE"] = str(tmp_path)  # not a git repository
+    result = invoke(env)
+    assert result.exit_code == 0
+    assert result.outputs["idempotency-key"].startswith("cortex-action-random-")
+    assert "::warning title=No commit SHA::" in result.stdout

@@ -1,0 +1,107 @@
+"""Bad inputs: a clear message naming each input, exit 2, and no request sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import TOKEN, ScriptedCortex, github_env, invoke
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("wait", "yes", "wait: expected true or false, got 'yes'"),
+        ("allow-insecure-http", "1", "allow-insecure-http: expected true or false, got '1'"),
+        ("timeout", "soon", "timeout: expected a number of seconds or a duration"),
+        ("timeout", "0", "timeout: expected a duration of at least 1s"),
+        ("timeout", "-5", "timeout: expected a number of seconds"),
+        ("timeout", "1d", "timeout: expected a number of seconds"),
+        ("timeout", "9999h", "timeout: expected a duration of at most 7 days"),
+        ("on-paused", "ignore", "on-paused: expected 'wait', 'succeed' or 'fail', got 'ignore'"),
+        ("initial-context", "[1, 2]", "initial-context: expected a JSON object, got a JSON list"),
+        ("initial-context", "{not json", "initial-context: looks like JSON but does not parse"),
+        ("initial-context", "just words", "initial-context: line 1: expected key=value"),
+        ("initial-context", "a=1\na=2", "initial-context: line 2: key 'a' is given twice"),
+        ("initial-context", "=x", "initial-context: line 1: expected a key"),
+        ("run-as", "not-an-email", "run-as: expected an email address"),
+        ("notification-recipients", "a@example.com, bob", "not an email: 'bob'"),
+        ("idempotency-key", "has space", "idempotency-key: expected 1 to 255 printable ASCII"),
+        ("idempotency-key", "k" * 256, "idempotency-key: expected 1 to 255 printable ASCII"),
+        ("base-url", "ftp://cortex.example.com", "base-url: expected an http(s) URL"),
+        ("base-url", "http://cortex.example.com", "base-url: plain http:// to cortex.example.com"),
+        ("app-url", "not a url", "app-url: expected an http(s) URL"),
+        ("entity", "two\nlines", "entity: expected a single line"),
+        ("workflow", "bad\x1bname", "workflow: expected a single line"),
+    ],
+)
+def test_bad_input_exits_2_naming_it_without_a_request(
+    cortex: ScriptedCortex, tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    """Each bad value is named with what was expected; nothing reaches Cortex."""
+    env = github_env(tmp_path, cortex.base_url)
+    env[f"INPUT_{name.upper()}"] = value
+    result = invoke(env)
+    assert result.exit_code == 2, result.log
+    assert message in result.log
+    assert "::error title=Invalid input::" in result.stdout
+    assert cortex.requests() == []
+    assert result.outputs == {}
+
+
+def test_every_problem_is_reported_at_once(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """Several bad inputs are listed together, missing required ones included."""
+    env = github_env(tmp_path, cortex.base_url, wait="maybe", timeout="later")
+    env["INPUT_API-TOKEN"] = ""
+    env["INPUT_WORKFLOW"] = ""
+    result = invoke(env)
+    assert result.exit_code == 2
+    for text in (
+        "4 inputs are invalid",
+        "api-token: required",
+        "workflow: required",
+        "wait: expected",
+        "timeout: expected",
+    ):
+        assert text in result.stdout
+    assert cortex.requests() == []
+
+
+def test_missing_token_names_every_way_to_give_it(tmp_path: Path) -> None:
+    """Without a token the message says where one can come from."""
+    result = invoke({"CORTEX_WORKFLOW": "w"})
+    assert result.exit_code == 2
+    assert "CORTEX_API_TOKEN" in result.stderr
+    assert "CORTEX_API_KEY" in result.stderr
+
+
+def test_bad_token_never_echoed_even_when_invalid(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """The token stays out of error messages when other inputs are invalid."""
+    env = github_env(tmp_path, cortex.base_url, timeout="nope")
+    result = invoke(env)
+    assert result.exit_code == 2
+    assert TOKEN not in result.log
+
+
+def test_unknown_command_line_flag_exits_2(tmp_path: Path) -> None:
+    """A flag that doesn't exist is an input error, not a traceback."""
+    result = invoke({}, ["run", "--no-such-flag"])
+    assert result.exit_code == 2
+    assert "unrecognized arguments: --no-such-flag" in result.stderr
+
+
+def test_token_file_that_is_missing_exits_2(tmp_path: Path) -> None:
+    """An unreadable --api-token-file is named."""
+    result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "api-token-file: cannot read" in result.stderr
+
+
+def test_ca_bundle_that_is_missing_exits_2(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """A CA bundle that can't be loaded is an input error, before any request."""
+    env = {"CORTEX_API_TOKEN": TOKEN, "CORTEX_WORKFLOW": "w", "CORTEX_BASE_URL": cortex.base_url}
+    result = invoke(env, ["run", "--ca-bundle", str(tmp_path / "missing.pem")])
+    assert result.exit_code == 2
+    assert "ca-bundle: cannot load" in result.stderr
+    assert cortex.requests() == []
