@@ -1,17 +1,15 @@
-"""Fixtures for the host tests: a Cortex-compatible server on loopback."""
+"""Fixtures for the host tests: the Cortex emulator on loopback."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 
 import pytest
-from pytest_httpserver import HTTPServer
 
-from .support import FakeCortex
+from .support import Cortex, started_cortex
 
 
 @pytest.fixture
-def cortex(httpserver: HTTPServer) -> FakeCortex:
-    fake = FakeCortex(httpserver)
-    httpserver.expect_request(re.compile(r"/.*")).respond_with_handler(fake.handle)
-    return fake
+def cortex() -> Iterator[Cortex]:
+    with started_cortex() as cortex:
+        yield cortex

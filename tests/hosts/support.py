@@ -1,100 +1,53 @@
-"""A Cortex-compatible server for the per-host tests, and a helper to run the real command."""
+"""The Cortex emulator for the per-host tests, sharing one fake clock with the command, so runs
+progress exactly as fast as the command polls: no real waiting, the same result every time."""
 
 from __future__ import annotations
 
 import io
-import json
-import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
-
 from cortex_action import cli
+from cortex_action.emulator import EmulatorServer, default_config
 
-TOKEN = "test-token-do-not-print"
 # Text a block's error can carry: XML, Markdown, shell and CI-log specials, controls, non-ASCII.
 HOSTILE_ERROR = (
     'Rollout <failed> & "stopped" at 50% for $HOME\n'
     "::error::forged\x1b[31m red\x1b[0m section_end:1:x ☃ 😀"
 )
-
-# What each workflow does: the statuses its run goes through, then its blocks at the end.
-SCRIPTS: dict[str, tuple[list[str], list[dict[str, Any]]]] = {
-    "deploy-service": (
-        ["NOT_INITIATED", "IN_PROGRESS", "COMPLETED"],
-        [
-            {"name": "Check entity", "state": {"status": "COMPLETED"}},
-            {"name": "Deploy", "state": {"status": "COMPLETED"}},
-        ],
-    ),
-    "failing-deploy": (
-        ["IN_PROGRESS", "FAILED"],
-        [
-            {"name": "Check entity", "state": {"status": "COMPLETED"}},
-            {"name": "Deploy <prod>", "state": {"status": "FAILED", "errorMessage": HOSTILE_ERROR}},
-            {"name": "Notify", "state": {"status": "NOT_STARTED"}},
-        ],
-    ),
+# One more workflow beside the emulator's own (deploy-service, failing-deploy, ...).
+HOSTILE_WORKFLOW = {
+    "tag": "hostile-deploy",
+    "name": "Hostile deploy",
+    "scope": "ENTITY",
+    "blocks": [
+        {"name": "Check entity", "slug": "check", "duration": 0.5},
+        {
+            "name": "Deploy <prod>",
+            "slug": "deploy",
+            "duration": 1.0,
+            "outcome": "fail",
+            "message": HOSTILE_ERROR,
+        },
+        {"name": "Notify", "slug": "notify", "duration": 0.5},
+    ],
 }
 
 
-@dataclass
-class FakeCortex:
-    """Just enough of the Workflow Runs API: trigger, then each read moves the run one step."""
+class FakeTime:
+    """A clock that moves only when the code sleeps."""
 
-    server: HTTPServer
-    token: str = TOKEN
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.now = time.time()
 
-    @property
-    def url(self) -> str:
-        return self.server.url_for("").rstrip("/")
+    def clock(self) -> float:
+        return self.now
 
-    def handle(self, request: Request) -> Response:
-        body = request.get_json(silent=True)
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.path,
-                "headers": dict(request.headers),
-                "body": body,
-            }
-        )
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return _json({"type": "UNAUTHORIZED", "message": "bad token"}, 401)
-        match = re.fullmatch(r"/api/v1/workflows/([^/]+)/runs(?:/([^/]+))?", request.path)
-        if not match or match.group(1) not in SCRIPTS:
-            return _json({"type": "NOT_FOUND", "message": "no such workflow"}, 404)
-        workflow, run_id = match.groups()
-        statuses, blocks = SCRIPTS[workflow]
-        if request.method == "POST":
-            run_id = f"run-{len(self.runs) + 1:04d}-1f0c"
-            self.runs[run_id] = {"workflow": workflow, "step": 0}
-        elif run_id not in self.runs:
-            return _json({"type": "NOT_FOUND", "message": "no such run"}, 404)
-        else:
-            state = self.runs[run_id]
-            state["step"] = min(state["step"] + 1, len(statuses) - 1)
-        step = self.runs[run_id]["step"]
-        done = step == len(statuses) - 1
-        return _json(
-            {
-                "id": run_id,
-                "status": statuses[step],
-                "workflow": {"cid": workflow},
-                "actions": blocks if done else [],
-            },
-            200,
-        )
-
-
-def _json(payload: object, status: int) -> Response:
-    return Response(json.dumps(payload), status=status, content_type="application/json")
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @dataclass
@@ -104,38 +57,45 @@ class Result:
     err: str
 
 
-class FakeTime:
-    """A clock that moves only when the code sleeps: polling is instant and deterministic."""
+@dataclass
+class Cortex:
+    """A started emulator and the clock it shares with the command under test."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    emulator: EmulatorServer
+    time: FakeTime
 
-    def clock(self) -> float:
-        return self.now
+    @property
+    def url(self) -> str:
+        return self.emulator.url
 
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+    @property
+    def token(self) -> str:
+        return self.emulator.token
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The API requests received, oldest first (header names lower-case)."""
+        return [
+            {
+                "method": r.method,
+                "path": r.path,
+                "headers": {k.lower(): v for k, v in r.headers.items()},
+                "body": r.json,
+            }
+            for r in self.emulator.requests
+        ]
+
+    def run(self, argv: list[str], env: Mapping[str, str]) -> Result:
+        """``cli.main`` as the console script calls it, on the shared clock."""
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(argv, env, out=out, err=err, clock=self.time.clock, sleep=self.time.sleep)
+        return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_cli(
-    argv: list[str],
-    env: Mapping[str, str],
-    *,
-    sleep: Callable[[float], None] | None = None,
-    clock: Callable[[], float] | None = None,
-) -> Result:
+@contextmanager
+def started_cortex() -> Iterator[Cortex]:
     fake = FakeTime()
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        argv,
-        env,
-        out=out,
-        err=err,
-        clock=clock or fake.clock,
-        sleep=sleep or fake.sleep,
-    )
-    return Result(code, out.getvalue(), err.getvalue())
-
-
-def real_time() -> dict[str, Callable[..., Any]]:
-    return {"clock": time.monotonic, "sleep": time.sleep}
+    defaults = default_config().model_dump(by_alias=True)
+    config = defaults | {"workflows": [*defaults["workflows"], HOSTILE_WORKFLOW]}
+    with EmulatorServer(config, speed=20.0, clock=fake.clock) as emulator:
+        yield Cortex(emulator, fake)

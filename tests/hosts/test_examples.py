@@ -22,7 +22,7 @@ from cortex_action.report import Report
 from cortex_action.settings import ALIASES, Settings
 
 from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
-from .support import FakeCortex, run_cli
+from .support import Cortex
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -129,7 +129,7 @@ def parse_github_output(text: str) -> dict[str, str]:
     return outputs
 
 
-def test_github_example_runs(cortex: FakeCortex, tmp_path: Path) -> None:
+def test_github_example_runs(cortex: Cortex, tmp_path: Path) -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     step, steps = _cortex_step(load_yaml("github-workflow.yml"))
     expressions = {"secrets.CORTEX_API_TOKEN": cortex.token, "github.sha": SHA}
@@ -159,7 +159,7 @@ def test_github_example_runs(cortex: FakeCortex, tmp_path: Path) -> None:
         "INPUT_BASE-URL": cortex.url,  # the test server instead of api.getcortexapp.com
     }
 
-    result = run_cli([], env)
+    result = cortex.run([], env)
 
     assert result.code == 0, result.out
     assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
@@ -228,7 +228,7 @@ def gitlab_expand(text: str, variables: dict[str, str]) -> str:
     )
 
 
-def test_gitlab_example_runs(cortex: FakeCortex, tmp_path: Path) -> None:
+def test_gitlab_example_runs(cortex: Cortex, tmp_path: Path) -> None:
     _, job, later = gitlab_jobs()
     predefined = {
         "CI": "true",
@@ -245,7 +245,7 @@ def test_gitlab_example_runs(cortex: FakeCortex, tmp_path: Path) -> None:
     argv = shlex.split(command)
     assert argv[0] == "cortex-action"
 
-    result = run_cli(argv[1:], env)
+    result = cortex.run(argv[1:], env)
 
     assert result.code == 0, result.out
     assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
@@ -299,7 +299,7 @@ def test_jenkins_example_uses_the_files_we_write() -> None:
 
 
 def test_jenkins_example_runs(
-    cortex: FakeCortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    cortex: Cortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     text = jenkinsfile()
     declared = jenkins_environment(text)
@@ -319,7 +319,7 @@ def test_jenkins_example_runs(
 
     step = re.search(r"sh\s+'([^']+)'", text)
     assert step
-    result = run_cli(shlex.split(step.group(1))[1:], env)
+    result = cortex.run(shlex.split(step.group(1))[1:], env)
 
     assert result.code == 0, result.out
     assert "\x1b" not in result.out

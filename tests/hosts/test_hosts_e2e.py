@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
-from .support import HOSTILE_ERROR, FakeCortex, run_cli
+from .support import HOSTILE_ERROR, Cortex
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 FILES = ("cortex-action.env", "cortex-action.json", "cortex-action.md", "cortex-action-junit.xml")
@@ -21,7 +21,7 @@ SECTION_START = re.compile(
 SECTION_END = re.compile(r"\x1b\[0Ksection_end:(\d{10}):([A-Za-z0-9_.-]+)\r\x1b\[0K")
 
 
-def cortex_env(cortex: FakeCortex, workflow: str) -> dict[str, str]:
+def cortex_env(cortex: Cortex, workflow: str) -> dict[str, str]:
     return {
         "CORTEX_API_TOKEN": cortex.token,
         "CORTEX_BASE_URL": cortex.url,
@@ -30,7 +30,7 @@ def cortex_env(cortex: FakeCortex, workflow: str) -> dict[str, str]:
     }
 
 
-def gitlab_env(cortex: FakeCortex, project: Path, workflow: str) -> dict[str, str]:
+def gitlab_env(cortex: Cortex, project: Path, workflow: str) -> dict[str, str]:
     return {
         "CI": "true",
         "GITLAB_CI": "true",
@@ -41,7 +41,7 @@ def gitlab_env(cortex: FakeCortex, project: Path, workflow: str) -> dict[str, st
     }
 
 
-def jenkins_env(cortex: FakeCortex, workspace: Path, workflow: str) -> dict[str, str]:
+def jenkins_env(cortex: Cortex, workspace: Path, workflow: str) -> dict[str, str]:
     return {
         "JENKINS_URL": "https://jenkins.example.com/",
         "BUILD_URL": "https://jenkins.example.com/job/app/17/",
@@ -69,8 +69,8 @@ def check_sections(log: str) -> list[str]:
 # -- GitLab -------------------------------------------------------------------------------------
 
 
-def test_gitlab_completed_run(cortex: FakeCortex, tmp_path: Path) -> None:
-    result = run_cli([], gitlab_env(cortex, tmp_path, "deploy-service"))
+def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
+    result = cortex.run([], gitlab_env(cortex, tmp_path, "deploy-service"))
 
     assert result.code == 0, result.out
     log = result.out
@@ -91,21 +91,22 @@ def test_gitlab_completed_run(cortex: FakeCortex, tmp_path: Path) -> None:
     assert data["jobUrl"] == "https://gitlab.example.com/group/app/-/jobs/4242"
     # The commit GitLab names is the one the idempotency key is made from.
     assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
-    assert cortex.requests[0]["headers"]["Idempotency-Key"] == data["idempotencyKey"]
+    assert cortex.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
 
     _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
     assert [(c.name, c.outcome) for c in cases] == [
         ("workflow run", "passed"),
-        ("block 1: Check entity", "passed"),
+        ("block 1: Build image", "passed"),
         ("block 2: Deploy", "passed"),
+        ("block 3: Smoke test", "passed"),
     ]
     summary = (tmp_path / "cortex-action.md").read_text(encoding="utf-8")
     assert data["runId"] in summary
     assert "gitlab.example.com/group/app/-/jobs/4242" in summary
 
 
-def test_gitlab_failed_run(cortex: FakeCortex, tmp_path: Path) -> None:
-    result = run_cli([], gitlab_env(cortex, tmp_path, "failing-deploy"))
+def test_gitlab_failed_run(cortex: Cortex, tmp_path: Path) -> None:
+    result = cortex.run([], gitlab_env(cortex, tmp_path, "hostile-deploy"))
 
     assert result.code == 1
     log = result.out
@@ -114,7 +115,7 @@ def test_gitlab_failed_run(cortex: FakeCortex, tmp_path: Path) -> None:
     assert "Rollout <failed>" in log
     assert "\x1b[31m red" not in log
     assert not re.search(r"\x1b\[0Ksection_end:1:x", log)
-    assert re.search(r"\x1b\[31mError: .*Run run-\d+-1f0c ended FAILED", log)
+    assert re.search(r"\x1b\[31mError: .*Run [0-9a-f-]+ ended FAILED", log)
 
     data = load_json(tmp_path)
     variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
@@ -134,20 +135,20 @@ def test_gitlab_failed_run(cortex: FakeCortex, tmp_path: Path) -> None:
     assert outcomes["block 3: Notify"].outcome == "skipped"
 
 
-def test_gitlab_output_dir_is_relative_to_the_project(cortex: FakeCortex, tmp_path: Path) -> None:
+def test_gitlab_output_dir_is_relative_to_the_project(cortex: Cortex, tmp_path: Path) -> None:
     env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "reports/cortex"}
 
-    result = run_cli([], env)
+    result = cortex.run([], env)
 
     assert result.code == 0
     assert sorted(p.name for p in (tmp_path / "reports" / "cortex").iterdir()) == sorted(FILES)
     assert not (tmp_path / "cortex-action.json").exists()
 
 
-def test_gitlab_no_color(cortex: FakeCortex, tmp_path: Path) -> None:
-    env = gitlab_env(cortex, tmp_path, "failing-deploy") | {"NO_COLOR": "1"}
+def test_gitlab_no_color(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "hostile-deploy") | {"NO_COLOR": "1"}
 
-    result = run_cli([], env)
+    result = cortex.run([], env)
 
     assert result.code == 1
     check_sections(result.out)  # sections still fold; only colour is gone
@@ -159,17 +160,17 @@ def test_gitlab_no_color(cortex: FakeCortex, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [("deploy-service", 0, "COMPLETED"), ("failing-deploy", 1, "FAILED")],
+    [("deploy-service", 0, "COMPLETED"), ("hostile-deploy", 1, "FAILED")],
     ids=["completed", "failed"],
 )
 def test_jenkins_run(
-    cortex: FakeCortex,
+    cortex: Cortex,
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     case: tuple[str, int, str],
 ) -> None:
     workflow, code, status = case
-    result = run_cli([], jenkins_env(cortex, tmp_path, workflow))
+    result = cortex.run([], jenkins_env(cortex, tmp_path, workflow))
 
     assert result.code == code
     log = result.out
@@ -194,10 +195,10 @@ def test_jenkins_run(
     assert cases[0].outcome == ("passed" if code == 0 else "failure")
 
 
-def test_jenkins_colour_with_ansicolor(cortex: FakeCortex, tmp_path: Path) -> None:
-    env = jenkins_env(cortex, tmp_path, "failing-deploy") | {"TERM": "xterm"}
+def test_jenkins_colour_with_ansicolor(cortex: Cortex, tmp_path: Path) -> None:
+    env = jenkins_env(cortex, tmp_path, "hostile-deploy") | {"TERM": "xterm"}
 
-    result = run_cli([], env)
+    result = cortex.run([], env)
 
     assert result.code == 1
     assert "\x1b[31mError: " in result.out
@@ -207,15 +208,15 @@ def test_jenkins_colour_with_ansicolor(cortex: FakeCortex, tmp_path: Path) -> No
 # -- local shell and unknown CIs ----------------------------------------------------------------
 
 
-def test_local_writes_files_only_with_output_dir(cortex: FakeCortex, tmp_path: Path) -> None:
+def test_local_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
     env = cortex_env(cortex, "deploy-service") | {"CI": "true", "GIT_COMMIT": SHA}
 
-    without = run_cli(["run", "--json"], env)
+    without = cortex.run(["run", "--json"], env)
     assert without.code == 0
     assert "Result files" not in without.err
 
     folder = tmp_path / "out"
-    result = run_cli(["run", "--json", "--output-dir", str(folder)], env)
+    result = cortex.run(["run", "--json", "--output-dir", str(folder)], env)
 
     assert result.code == 0
     assert "\x1b" not in result.err, "not a terminal: plain lines"
@@ -226,7 +227,7 @@ def test_local_writes_files_only_with_output_dir(cortex: FakeCortex, tmp_path: P
     assert variables["CORTEX_RUN_ID"] == printed["runId"]
 
 
-def test_github_writes_files_only_with_output_dir(cortex: FakeCortex, tmp_path: Path) -> None:
+def test_github_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
     outputs = tmp_path / "github_output"
     outputs.touch()
     env = cortex_env(cortex, "deploy-service") | {
@@ -236,11 +237,27 @@ def test_github_writes_files_only_with_output_dir(cortex: FakeCortex, tmp_path: 
         "GITHUB_OUTPUT": str(outputs),
     }
 
-    result = run_cli([], env)
+    result = cortex.run([], env)
     assert result.code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["github_output"]
 
-    result = run_cli([], env | {"INPUT_OUTPUT-DIR": "cortex"})
+    result = cortex.run([], env | {"INPUT_OUTPUT-DIR": "cortex"})
     assert result.code == 0
     assert sorted(p.name for p in (tmp_path / "cortex").iterdir()) == sorted(FILES)
     assert "run-id<<" in outputs.read_text(encoding="utf-8")
+
+
+def test_gitlab_timeout_still_leaves_every_file(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "needs-approval") | {"CORTEX_TIMEOUT": "20s"}
+    del env["CORTEX_ENTITY"]  # a GLOBAL workflow
+
+    result = cortex.run([], env)
+
+    assert result.code == 4
+    data = load_json(tmp_path)
+    assert data["status"] == "PAUSED"
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_STATUS"] == "PAUSED"
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    # Not seeing the end is an error of the job, not a failure of the run.
+    assert cases[0].outcome == "error"
