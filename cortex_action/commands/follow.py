@@ -67,7 +67,7 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
     when = elapsed(event.elapsed)
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
-        ctx.host.info(f"{when} {status}{was}")
+        ctx.host.status(f"{when} {status}{was}")
     elif event.kind is EventKind.QUEUED:
         ctx.host.info(
             f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
@@ -92,7 +92,7 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
             f"Open it: {ctx.runs_url}"
         )
     elif event.kind is EventKind.HEARTBEAT:
-        ctx.host.info(f"{when} still {status}: {ctx.runs_url}")
+        ctx.host.status(f"{when} still {status}: {ctx.runs_url}")
 
 
 def follow(ctx: Context, progress: Progress, run: Run, deadline: float) -> Report:
