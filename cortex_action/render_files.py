@@ -7,10 +7,12 @@ on escaping: GitLab keeps every character literally, Java reads backslash escape
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from cortex_action import render
@@ -125,7 +127,28 @@ def xml_text(text: str, limit: int = 10_000) -> str:
     return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _block_case(suite: ET.Element, classname: str, number: int, block: Block) -> str:
+def _iso_seconds(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def block_seconds(raw: Any) -> float | None:
+    """A block's duration from ``state.dateStarted``/``dateCompleted``, where Cortex gives them
+    (undocumented: absent or unreadable means no time)."""
+    state = raw.get("state") if isinstance(raw, dict) else None
+    if not isinstance(state, dict):
+        return None
+    start, end = _iso_seconds(state.get("dateStarted")), _iso_seconds(state.get("dateCompleted"))
+    return end - start if start is not None and end is not None and end >= start else None
+
+
+def _block_case(
+    suite: ET.Element, classname: str, number: int, block: Block, seconds: float | None
+) -> str:
     """One test case per block; returns what it counted as: passed, failure or skipped."""
     case = ET.SubElement(
         suite,
@@ -133,6 +156,8 @@ def _block_case(suite: ET.Element, classname: str, number: int, block: Block) ->
         classname=classname,
         name=xml_text(f"block {number}: {block.name}", 500),
     )
+    if seconds is not None:
+        case.set("time", f"{seconds:.3f}")
     outcome = classify(block.status or "")
     if block.error or outcome is Outcome.FAILURE:
         message = block.error or f"block ended {block.status}"
@@ -193,8 +218,12 @@ def junit_xml(report: Report) -> str:
             ET.SubElement(props, "property", name=name, value=xml_text(value, 2000))
     counts = {"passed": 0, "failure": 0, "error": 0, "skipped": 0}
     counts[_run_case(suite, classname, report)] += 1
-    for number, block in enumerate(report.run.blocks if report.run else [], start=1):
-        counts[_block_case(suite, classname, number, block)] += 1
+    if report.run is not None:
+        actions = report.run.raw.get("actions")
+        # Run.blocks keeps the object entries of `actions`, in order: the same list here.
+        raws = [a for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
+        for number, (block, raw) in enumerate(zip(report.run.blocks, raws, strict=True), 1):
+            counts[_block_case(suite, classname, number, block, block_seconds(raw))] += 1
     out = ET.SubElement(suite, "system-out")
     out.text = xml_text(report.headline + "\n" + "\n".join(report.notes))
     tests = sum(counts.values())

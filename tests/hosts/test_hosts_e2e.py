@@ -261,3 +261,13 @@ def test_gitlab_timeout_still_leaves_every_file(cortex: Cortex, tmp_path: Path) 
     _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
     # Not seeing the end is an error of the job, not a failure of the run.
     assert cases[0].outcome == "error"
+
+
+def test_unwritable_result_folder_is_a_warning(cortex: Cortex, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "taken"}
+
+    result = cortex.run([], env)
+
+    assert result.code == 0
+    assert "Warning: Result files: Could not write the result files" in result.out

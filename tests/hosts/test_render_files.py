@@ -35,7 +35,15 @@ def report(**changes: object) -> Report:
             "id": "7f3c",
             "status": "FAILED",
             "actions": [
-                {"name": "ok", "state": {"status": "COMPLETED"}},
+                {
+                    "name": "ok",
+                    "state": {
+                        "status": "COMPLETED",
+                        "dateStarted": "2026-01-01T10:00:00.000Z",
+                        "dateCompleted": "2026-01-01T10:00:02.500Z",
+                    },
+                },
+                "not an object",
                 {"name": "boom", "state": {"status": "FAILED", "errorMessage": "bad \x00 <x>"}},
                 {"name": "later"},
                 {"name": "waiting", "state": {"status": "PAUSED"}},
@@ -141,3 +149,11 @@ def test_result_files_in_both_syntaxes() -> None:
     assert "CORTEX_RUN_URL=https://app.example/" in dotenv["cortex-action.env"]
     assert "CORTEX_RUN_URL=https\\://app.example/" in props["cortex-action.env"]
     assert dotenv["cortex-action.json"] == props["cortex-action.json"]
+
+
+def test_junit_block_times_where_cortex_gives_them() -> None:
+    root, _ = read_junit(render_files.junit_xml(report()).encode())
+    times = {c.get("name"): c.get("time") for c in root.iter("testcase")}
+    assert times["block 1: ok"] == "2.500"
+    assert times["block 2: boom"] is None
+    assert render_files.block_seconds({"state": {"dateStarted": "x", "dateCompleted": "y"}}) is None
