@@ -55,7 +55,8 @@ DOTENV_SAFE = "-_.,:/?=@+"
 
 def dotenv_value(value: str) -> str:
     """One line of literal characters for GitLab's dotenv parser (and ``. file`` in a shell)."""
-    return quote(value, safe=DOTENV_SAFE)
+    # quote() never encodes `~`, but a shell expands it after `=` or `:` in an assignment.
+    return quote(value, safe=DOTENV_SAFE).replace("~", "%7E")
 
 
 def dotenv(variables: Mapping[str, str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -77,6 +79,30 @@ def test_dotenv_values_are_literal_for_gitlab_and_decode_back(value: str) -> Non
     assert list(parsed) == ["CORTEX_RUN_ID"]
     assert unquote(parsed["CORTEX_RUN_ID"]) == value
     assert text.count("\n") == 1
+
+
+def test_dotenv_reads_the_same_when_a_shell_sources_it(tmp_path: Path) -> None:
+    shell = shutil.which("sh")
+    if shell is None:
+        pytest.skip("no POSIX shell")
+    values = [v for v in AWKWARD if v] + ["~", "a:~b"]
+    path = tmp_path / "cortex-action.env"
+    path.write_text(
+        render_files.dotenv({f"V{i}": value for i, value in enumerate(values)}), encoding="utf-8"
+    )
+    script = ". ./cortex-action.env; " + "; ".join(
+        f'printf "%s\\n" "$V{i}"' for i in range(len(values))
+    )
+    done = subprocess.run(
+        [shell, "-c", script],
+        cwd=tmp_path,
+        env={"HOME": "/nonexistent", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == [render_files.dotenv_value(v) for v in values]
+    assert [unquote(line) for line in done.stdout.splitlines()] == values
 
 
 def test_dotenv_keeps_ordinary_values_as_they_are() -> None:
