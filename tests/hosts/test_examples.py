@@ -195,6 +195,22 @@ def gitlab_jobs() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     return config, ours[0], later[0]
 
 
+def test_gitlab_example_matches_the_gitlab_ci_schema() -> None:
+    done = subprocess.run(
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.gitlab-ci",
+            str(EXAMPLES / "gitlab-ci.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_gitlab_example_follows_the_rules_it_relies_on() -> None:
     config, job, later = gitlab_jobs()
     name = next(k for k, v in config.items() if v is job)
