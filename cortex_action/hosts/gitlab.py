@@ -45,6 +45,11 @@ class GitLabHost(Host):
         self._numbers = itertools.count(1)
 
     @property
+    def stream(self) -> TextIO:
+        # The job log shows both streams; stderr keeps stdout clean for `--json > result.json`.
+        return self.err
+
+    @property
     def job_url(self) -> str | None:
         return self.env.get("CI_JOB_URL") or None
 

@@ -263,7 +263,7 @@ def test_gitlab_example_runs(cortex: Cortex, tmp_path: Path) -> None:
 
     result = cortex.run(argv[1:], env)
 
-    assert result.code == 0, result.out
+    assert result.code == 0, result.err
     assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
     dotenv = parse_gitlab_dotenv((tmp_path / job["artifacts"]["reports"]["dotenv"]).read_bytes())
     for path in job["artifacts"]["paths"]:
@@ -337,8 +337,8 @@ def test_jenkins_example_runs(
     assert step
     result = cortex.run(shlex.split(step.group(1))[1:], env)
 
-    assert result.code == 0, result.out
-    assert "\x1b" not in result.out
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.err
     data = json.loads((tmp_path / JSON_FILE).read_text(encoding="utf-8"))
     for field in re.findall(r"\bresult\.([A-Za-z]+)", text):
         assert data[field], field

@@ -70,10 +70,10 @@ def check_sections(log: str) -> list[str]:
 
 
 def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
-    result = cortex.run([], gitlab_env(cortex, tmp_path, "deploy-service"))
+    result = cortex.run(["run", "--json"], gitlab_env(cortex, tmp_path, "deploy-service"))
 
-    assert result.code == 0, result.out
-    log = result.out
+    assert result.code == 0, result.err
+    log = result.err
     assert cortex.token not in log + result.err
     assert any("Request body" in title for title in check_sections(log))
     assert "\x1b[" in log  # GitLab shows colour
@@ -81,6 +81,8 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
 
     data = load_json(tmp_path)
+    # The log is on stderr, so stdout is the result alone: `cortex-action --json > x.json`.
+    assert json.loads(result.out) == data
     variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
     assert variables == {
         "CORTEX_RUN_ID": data["runId"],
@@ -109,7 +111,7 @@ def test_gitlab_failed_run(cortex: Cortex, tmp_path: Path) -> None:
     result = cortex.run([], gitlab_env(cortex, tmp_path, "hostile-deploy"))
 
     assert result.code == 1
-    log = result.out
+    log = result.err
     check_sections(log)
     # Cortex's text is shown, but can't colour the log or forge a section.
     assert "Rollout <failed>" in log
@@ -151,8 +153,8 @@ def test_gitlab_no_color(cortex: Cortex, tmp_path: Path) -> None:
     result = cortex.run([], env)
 
     assert result.code == 1
-    check_sections(result.out)  # sections still fold; only colour is gone
-    assert not re.search(r"\x1b\[[0-9;]*m", result.out)
+    check_sections(result.err)  # sections still fold; only colour is gone
+    assert not re.search(r"\x1b\[[0-9;]*m", result.err)
 
 
 # -- Jenkins ------------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def test_jenkins_run(
     result = cortex.run([], jenkins_env(cortex, tmp_path, workflow))
 
     assert result.code == code
-    log = result.out
+    log = result.err
     assert "\x1b" not in log, "the Jenkins console shows no ANSI without a plugin"
     assert cortex.token not in log + result.err
     assert "Request body" in log
@@ -201,8 +203,8 @@ def test_jenkins_colour_with_ansicolor(cortex: Cortex, tmp_path: Path) -> None:
     result = cortex.run([], env)
 
     assert result.code == 1
-    assert "\x1b[31mError: " in result.out
-    assert "section_start" not in result.out
+    assert "\x1b[31mError: " in result.err
+    assert "section_start" not in result.err
 
 
 # -- local shell and unknown CIs ----------------------------------------------------------------
@@ -270,4 +272,4 @@ def test_unwritable_result_folder_is_a_warning(cortex: Cortex, tmp_path: Path) -
     result = cortex.run([], env)
 
     assert result.code == 0
-    assert "Warning: Result files: Could not write the result files" in result.out
+    assert "Warning: Result files: Could not write the result files" in result.err

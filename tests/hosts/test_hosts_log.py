@@ -39,7 +39,7 @@ def test_detection_order(env: dict[str, str], expected: type) -> None:
 
 def test_gitlab_section_markers() -> None:
     out = io.StringIO()
-    host = GitLabHost({"GITLAB_CI": "true"}, out, io.StringIO(), wall=lambda: 1767225600.7)
+    host = GitLabHost({"GITLAB_CI": "true"}, io.StringIO(), out, wall=lambda: 1767225600.7)
     with host.group("Request body"):
         host.detail("{}")
     assert out.getvalue() == (
@@ -57,7 +57,7 @@ def test_gitlab_section_names_are_valid_and_unique() -> None:
 
 def test_text_cannot_carry_escape_codes() -> None:
     out = io.StringIO()
-    host = GitLabHost({}, out, io.StringIO())
+    host = GitLabHost({}, io.StringIO(), out)
     host.info("x\x1b[0Ksection_end:1:y\r\x1b[0Kz")
     assert "\x1b" not in out.getvalue()
     assert "\r" not in out.getvalue()
@@ -69,13 +69,13 @@ def test_text_cannot_carry_escape_codes() -> None:
 )
 def test_jenkins_colour_only_with_a_colour_terminal(term: str, colour: bool) -> None:
     out = io.StringIO()
-    JenkinsHost({"TERM": term}, out, io.StringIO()).error("boom")
+    JenkinsHost({"TERM": term}, io.StringIO(), out).error("boom")
     assert ("\x1b[" in out.getvalue()) is colour
 
 
 def test_jenkins_no_color_wins() -> None:
     out = io.StringIO()
-    JenkinsHost({"TERM": "xterm", "NO_COLOR": "1"}, out, io.StringIO()).error("boom")
+    JenkinsHost({"TERM": "xterm", "NO_COLOR": "1"}, io.StringIO(), out).error("boom")
     assert out.getvalue() == "Error: boom\n"
 
 
