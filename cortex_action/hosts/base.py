@@ -16,7 +16,7 @@ from cortex_action.render_files import EnvSyntax
 from cortex_action.sanitize import defuse_commands
 
 # SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.
-STYLES = {"error": "31", "warning": "33", "title": "36;1", "ok": "32", "dim": "2"}
+STYLES = {"error": "31", "warning": "33", "title": "36;1", "dim": "2"}
 
 
 def no_color(env: Mapping[str, str]) -> bool:
