@@ -12,25 +12,50 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import httpx
 
 from cortex_action import __version__, render
 from cortex_action.client import CortexClient
+from cortex_action.commands import get as get_command
+from cortex_action.commands import list_runs as list_command
 from cortex_action.commands import run as run_command
+from cortex_action.commands import wait as wait_command
 from cortex_action.commands.context import Context
 from cortex_action.errors import CortexActionError, ExitCode, InputError, Interrupted
 from cortex_action.hosts import Host, detect_host
 from cortex_action.report import Report
 from cortex_action.retry import Clock, RetryNotice, Sleep
-from cortex_action.settings import DEFAULT_BASE_URL, Command, Settings, load_settings
+from cortex_action.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Command,
+    Settings,
+    load_settings,
+)
 from cortex_action.signals import interruptible
 from cortex_action.transport import http_client
 
-Runner = Callable[[Context], Report]
 
-COMMANDS: dict[Command, Runner] = {Command.RUN: run_command.run}
+class Printout(Protocol):
+    """A result that is what a command prints on stdout (``get``, ``list``), with its exit code."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def stdout(self, *, as_json: bool) -> str: ...
+
+
+Runner = Callable[[Context], Report | Printout]
+
+COMMANDS: dict[Command, Runner] = {
+    Command.RUN: run_command.run,
+    Command.GET: get_command.get,
+    Command.WAIT: wait_command.wait,
+    Command.LIST: list_command.list_runs,
+}
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -95,6 +120,103 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+def _add_monitor_commands(sub: Any) -> None:
+    """``get``, ``wait`` and ``list``: read runs that exist (see docs/commands.md)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    for name, help_text, description, epilog in (
+        (
+            "get",
+            "show one run",
+            "Show one Cortex workflow run: its status, blocks and link.",
+            READ_EXIT_CODES_HELP,
+        ),
+        (
+            "wait",
+            "follow an existing run to its end",
+            "Follow an existing Cortex workflow run to its end, with the same outputs, summary "
+            "and exit codes as `run`.",
+            EXIT_CODES_HELP,
+        ),
+    ):
+        parser = sub.add_parser(
+            name, help=help_text, description=description, epilog=epilog, formatter_class=fmt
+        )
+        parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run's id")
+        group = parser.add_argument_group("inputs")
+        group.add_argument("--workflow", metavar="TAG", help="workflow tag or id (required)")
+        group.add_argument("--timeout", help="how long to wait / keep retrying (default 30m)")
+        if name == "wait":
+            group.add_argument("--on-paused", help="wait (default), succeed or fail")
+        _add_connection_options(parser)
+    parser = sub.add_parser(
+        "list",
+        help="list recent runs, with filters",
+        description=LIST_HELP,
+        epilog=READ_EXIT_CODES_HELP,
+        formatter_class=fmt,
+    )
+    group = parser.add_argument_group("filters")
+    group.add_argument(
+        "--workflow",
+        action="append",
+        metavar="TAG",
+        help="workflow tag or id; repeat it or separate with commas (Cortex: workflowIds)",
+    )
+    group.add_argument(
+        "--search", metavar="TEXT", help="text in the workflow's name or description (searchQuery)"
+    )
+    group.add_argument(
+        "--entity", metavar="TAG", help="entity tag or id the run was against (entityId)"
+    )
+    group.add_argument(
+        "--initiated-by", metavar="EMAIL", help="the initiator's email (initiatedBy)"
+    )
+    group.add_argument(
+        "--started-after",
+        metavar="WHEN",
+        help="2026-11-30, 2026-11-30T08:00:00Z, +02:00, or 24h, 7d (startedAfter)",
+    )
+    group.add_argument("--started-before", metavar="WHEN", help="same forms (startedBefore)")
+    group.add_argument(
+        "--status",
+        action="append",
+        help="COMPLETED, FAILED, ...; repeat or comma-separate. Filtered here, not by Cortex",
+    )
+    group.add_argument(
+        "--limit",
+        metavar="N",
+        help=f"at most this many runs (default {DEFAULT_LIMIT}, max {MAX_LIMIT})",
+    )
+    group.add_argument(
+        "--format",
+        metavar="table|json|jsonl",
+        help="table (default), json or jsonl; --json is --format json",
+    )
+    group.add_argument("--timeout", help="how long to keep retrying Cortex (default 30m)")
+    _add_connection_options(parser)
+
+
+READ_EXIT_CODES_HELP = """\
+exit codes:
+  0    Cortex answered (whatever the run's status; see `status`), even with no runs
+  2    invalid input or configuration; nothing was sent
+  3    Cortex refused the request or could not be reached
+
+Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
+(e.g. CORTEX_STARTED_AFTER); flags win. The token comes only from the
+environment (CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
+"""
+
+LIST_HELP = """\
+List recent Cortex workflow runs, newest first (sort dateCreated,desc).
+
+Cortex returns only the runs of the last 30 days: older runs are never listed,
+whatever --started-after says. Cortex has no status filter, so --status is
+applied here, to the pages Cortex returns, until --limit runs are found.
+Pages are read with page (from 0) and size until --limit, the last page, or an
+empty or short page."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cortex-action",
@@ -112,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_run_options(run_parser)
+    _add_monitor_commands(sub)
     sub.add_parser(
         "emulator", help="a local emulator of the Cortex API (see emulator --help)", add_help=False
     )
@@ -134,6 +257,13 @@ FLAG_FIELDS = (
     "ca_bundle",
     "output_dir",
     "run_id",
+    "search",
+    "initiated_by",
+    "started_after",
+    "started_before",
+    "status",
+    "limit",
+    "format",
 )
 
 
@@ -157,8 +287,8 @@ def _read_token_file(path: str) -> str:
     return token
 
 
-def _utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def main(
@@ -170,6 +300,7 @@ def main(
     transport: httpx.BaseTransport | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
+    now: Callable[[], dt.datetime] = _utc_now,
 ) -> int:
     """Run one command; return its exit code. Never raises, never prints a traceback."""
     args_list = list(argv)
@@ -192,7 +323,7 @@ def main(
         # The same host again, now that we know where `output-dir` wants the result files.
         host = detect_host(env, out, err, output_dir=settings.output_dir)
         host.mask(settings.token)
-        return _execute(settings, host, args, transport, clock, sleep)
+        return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:
         _print_result(args_list, exc.report, out)
         host.error(
@@ -221,6 +352,7 @@ def _execute(  # noqa: PLR0917 - private, called once
     transport: httpx.BaseTransport | None,
     clock: Clock,
     sleep: Sleep,
+    now: Callable[[], dt.datetime],
 ) -> int:
     def notify(notice: RetryNotice) -> None:
         host.warning(
@@ -243,11 +375,18 @@ def _execute(  # noqa: PLR0917 - private, called once
             sleep=sleep,
             notify=notify,
         )
-        ctx = Context(settings, host, client, clock, sleep, _utc_now)
-        report = COMMANDS[settings.command](ctx)
-    if getattr(args, "json", False):
-        host.out.write(render.result_json(report, indent=2) + "\n")
-    return report.exit_code
+
+        def wall() -> str:  # ISO 8601 UTC; `list` resolves relative dates against it
+            return now().astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+        ctx = Context(settings, host, client, clock, sleep, wall)
+        result = COMMANDS[settings.command](ctx)
+    # stdout is the result; like the log, it never shows the token (a run may echo it back).
+    if not isinstance(result, Report):
+        host.out.write(host.redact(result.stdout(as_json=bool(getattr(args, "json", False)))))
+    elif getattr(args, "json", False):
+        host.out.write(host.redact(render.result_json(result, indent=2) + "\n"))
+    return result.exit_code
 
 
 def _print_result(argv: Sequence[str], report: object | None, out: TextIO) -> None:

@@ -112,6 +112,17 @@ class CortexClient:
         payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline)
         return parse_run(payload, what=f"run {run_id}")
 
+    def get_workflow(self, workflow: str, *, deadline: float) -> dict[str, Any]:
+        """A workflow's definition [seen]; ``list`` reads its ``id`` for ``workflowIds``."""
+        url = f"{self._root}/workflows/{path_segment(workflow)}"
+        payload = self._call("GET", url, what=f"reading workflow {workflow!r}", deadline=deadline)
+        if not isinstance(payload, dict):
+            raise TransportError(
+                f"Cortex answered with JSON that is not a workflow ({workflow!r}): "
+                f"expected an object, got {type(payload).__name__}."
+            )
+        return payload
+
     def list_runs(self, params: Mapping[str, Any], *, deadline: float) -> ListPage:
         payload = self._call(
             "GET",

@@ -75,6 +75,8 @@ def summary(report: Report) -> str:
     """The Markdown job summary; every piece of Cortex's text is escaped, the size is capped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
     icon = "✅" if report.exit_code == 0 else _ICONS.get(outcome, "❌")
+    if report.command == "get":  # get exits 0 for any run it could read: show the run's state
+        icon = _ICONS.get(outcome, "❔")
     if report.exit_code not in (0, 1) and outcome is not Outcome.FAILURE:
         icon = "⚠️"
     lines = [

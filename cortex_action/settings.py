@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -18,8 +19,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cortex_action import parse
+from cortex_action import dates, parse
 from cortex_action.errors import InputError
+from cortex_action.models import (
+    FAILURE_STATUSES,
+    PAUSED_STATUSES,
+    RUNNING_STATUSES,
+    SUCCESS_STATUSES,
+)
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 
@@ -38,6 +45,19 @@ class Command(enum.StrEnum):
     GET = "get"
     WAIT = "wait"
     LIST = "list"
+
+
+class OutputFormat(enum.StrEnum):
+    """How ``list`` prints its runs on stdout."""
+
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+KNOWN_STATUSES = SUCCESS_STATUSES | FAILURE_STATUSES | RUNNING_STATUSES | PAUSED_STATUSES
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
 
 
 def input_name(field: str) -> str:
@@ -100,6 +120,16 @@ class Settings(BaseSettings):
     run_id: str | None = None
     ca_bundle: str | None = None
     output_dir: str | None = None
+    # The run listing (command list). `workflow` may name several workflows there; they are
+    # split into `workflows` (see _split_workflows), which is not an input of its own.
+    workflows: tuple[str, ...] = ()
+    search: str | None = None
+    initiated_by: str | None = None
+    started_after: dates.When | None = None
+    started_before: dates.When | None = None
+    status: tuple[str, ...] = ()
+    limit: int = DEFAULT_LIMIT
+    format: OutputFormat = OutputFormat.TABLE
 
     @classmethod
     def settings_customise_sources(
@@ -143,7 +173,43 @@ class Settings(BaseSettings):
     def _header_token(cls, value: Any) -> Any:
         return parse.parse_header_token(value) if isinstance(value, str) else value
 
-    @field_validator("command", "on_paused", mode="before")
+    @field_validator("initiated_by", mode="before")
+    @classmethod
+    def _initiator(cls, value: Any) -> Any:
+        return parse.parse_email(value) if isinstance(value, str) else value
+
+    @field_validator("search", mode="before")
+    @classmethod
+    def _search(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 200:
+                raise ValueError("expected one line of at most 200 characters")
+        return value
+
+    @field_validator("started_after", "started_before", mode="before")
+    @classmethod
+    def _when(cls, value: Any) -> Any:
+        return dates.parse_when(value) if isinstance(value, str) else value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _statuses(cls, value: Any) -> Any:
+        return _parse_statuses(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _limit(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+                raise ValueError(
+                    f"expected a whole number from 1 to {MAX_LIMIT}, got {text[:20]!r}"
+                )
+            return int(text)
+        return value
+
+    @field_validator("command", "on_paused", "format", mode="before")
     @classmethod
     def _enum(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -172,6 +238,46 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a URL without query or fragment, got {url!r}")
         # Users paste the API root they see in docs; we add /api/v1 ourselves.
         return url.removesuffix("/api/v1")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_workflows(cls, values: Any) -> Any:
+        """For ``list``, ``workflow`` holds several: repeated, or comma/newline-separated."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        raw = values.get("workflow")
+        if str(values.get("command") or "").strip().lower() != Command.LIST:
+            values.pop("workflows", None)
+            return values
+        values.pop("workflow", None)
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        names = [n.strip() for item in items for n in re.split(r"[,\n]", str(item))]
+        names = [n for n in names if n]
+        for name in names:
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name) or len(name) > 1024:
+                raise ValueError(
+                    "workflow: expected tags or ids separated by commas or newlines, "
+                    f"got {name[:60]!r}"
+                )
+        values["workflows"] = tuple(dict.fromkeys(names))
+        return values
+
+    @model_validator(mode="after")
+    def _window(self) -> Settings:
+        after, before = self.started_after, self.started_before
+        if (
+            after
+            and before
+            and after.instant
+            and before.instant
+            and after.instant >= before.instant
+        ):
+            raise ValueError(
+                "started-after: must be earlier than started-before "
+                f"({dates.iso_utc(after.instant)} is not before {dates.iso_utc(before.instant)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -217,6 +323,22 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _parse_statuses(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """Statuses, repeated or comma/newline-separated, any case; unknown names are typos."""
+    items = [value] if isinstance(value, str) else [str(v) for v in value]
+    names = [n.strip().upper() for item in items for n in re.split(r"[,\n]", item)]
+    names = [n for n in names if n]
+    bad = [n for n in names if n not in KNOWN_STATUSES]
+    if bad:
+        raise ValueError(
+            "expected statuses among "
+            + ", ".join(sorted(KNOWN_STATUSES))
+            + "; not a status: "
+            + ", ".join(repr(b[:40]) for b in bad)
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def _missing(values: Mapping[str, Any]) -> list[str]:

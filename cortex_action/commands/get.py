@@ -1,0 +1,60 @@
+"""``get``: read one run and show it, as a readable block or the result JSON, with outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cortex_action import render, render_runs
+from cortex_action.commands.context import Context
+from cortex_action.commands.follow import Progress, publish
+from cortex_action.errors import ExitCode
+from cortex_action.models import Run
+from cortex_action.report import Report
+from cortex_action.sanitize import log_text
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What ``get`` prints on stdout: the run as a block, or the same JSON as ``run --json``."""
+
+    report: Report
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+    def stdout(self, *, as_json: bool) -> str:
+        if as_json:
+            return render.result_json(self.report, indent=2) + "\n"
+        return render_runs.run_block(self.report)
+
+
+def scope_of(progress: Progress, run: Run) -> None:
+    """Fill scope and entity from the run object, where Cortex tells them (for the summary)."""
+    scope = run.raw.get("scope")
+    if isinstance(scope, dict) and isinstance(scope.get("type"), str):
+        progress.scope = scope["type"].upper()
+    progress.entity = render_runs.row(run.raw).entity
+
+
+def get(ctx: Context) -> RunView:
+    """Read the run once. Exit 0 whatever its status: reading it succeeded (see `status`)."""
+    settings = ctx.settings
+    assert settings.workflow is not None
+    assert settings.run_id is not None
+    started = ctx.clock()
+    progress = Progress(
+        command="get", workflow=settings.workflow, started=started, started_at=ctx.wall()
+    )
+    run = ctx.client.get_run(
+        settings.workflow, settings.run_id, deadline=started + settings.timeout
+    )
+    progress.run = run
+    scope_of(progress, run)
+    report = progress.report(ctx, ExitCode.OK, f"Run {run.id} is {run.status}.")
+    publish(ctx, report)
+    ctx.host.info(
+        f"Run {log_text(run.id, 200)} of workflow {log_text(settings.workflow, 200)} is "
+        f"{log_text(run.status, 100)}."
+    )
+    return RunView(report)

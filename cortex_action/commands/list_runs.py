@@ -1,0 +1,228 @@
+"""``list``: the runs that match the filters, read page by page, shown as a table, JSON or JSON
+lines, with the outputs ``runs`` and ``count`` and a job summary.
+
+The filters map to the contract's query parameters (docs/commands.md). ``status`` is applied here:
+the API has no status filter, so pages are read until ``limit`` runs match or the runs end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cortex_action import dates, render_runs
+from cortex_action.client import ListPage
+from cortex_action.commands.context import Context
+from cortex_action.errors import ApiError, ExitCode, InputError
+from cortex_action.sanitize import log_text
+from cortex_action.settings import OutputFormat, Settings
+
+# Cortex keeps runs for 30 days [seen]; older ones are never listed.
+WINDOW = dt.timedelta(days=30)
+MAX_PAGE_SIZE = 100
+# A server that ignores `page` would hand back page 0 forever; the duplicate check stops that,
+# and this bounds any other surprise.
+MAX_PAGES = 200
+SORT = "dateCreated,desc"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What ``list`` found; printed on stdout by the CLI in the chosen format."""
+
+    runs: tuple[dict[str, Any], ...]
+    format: OutputFormat
+    exit_code: int = ExitCode.OK
+
+    def stdout(self, *, as_json: bool) -> str:
+        fmt = OutputFormat.JSON if as_json else self.format
+        if fmt is OutputFormat.JSON:
+            return render_runs.json_array(self.runs)
+        if fmt is OutputFormat.JSONL:
+            return render_runs.json_lines(self.runs)
+        return render_runs.table(self.runs)
+
+
+@dataclass(frozen=True)
+class Window:
+    after: dt.datetime | None
+    before: dt.datetime | None
+
+
+def window(settings: Settings, now: dt.datetime) -> Window:
+    """Resolve relative dates against ``now``; an empty window is an input error (exit 2)."""
+    after = settings.started_after.resolve(now) if settings.started_after else None
+    before = settings.started_before.resolve(now) if settings.started_before else None
+    if after and before and after >= before:
+        raise InputError(
+            [
+                "started-after: must be earlier than started-before "
+                f"({dates.iso_utc(after)} is not before {dates.iso_utc(before)})"
+            ]
+        )
+    return Window(after, before)
+
+
+def workflow_ids(ctx: Context, names: Sequence[str], deadline: float) -> list[str]:
+    """Each workflow's id, for ``workflowIds``: users give tags, the parameter's name says ids.
+
+    An unknown workflow (404) or a bad token (401) stops here with exit 3. Where the definition
+    can't be read for another reason (a role without the permission to view workflows), the value
+    is sent as given, with a warning.
+    """
+    ids: list[str] = []
+    for name in names:
+        try:
+            definition = ctx.client.get_workflow(name, deadline=deadline)
+        except ApiError as exc:
+            if exc.status_code in (401, 404):
+                raise
+            ctx.host.warning(
+                f"Could not read workflow {log_text(name, 200)} ({exc.status_code}: "
+                f"{log_text(exc.api_message, 300)}); filtering on it as given.",
+                title="Workflow lookup failed",
+            )
+            ids.append(name)
+            continue
+        found = next(
+            (
+                str(definition[k])
+                for k in ("id", "cid")
+                if isinstance(definition.get(k), str | int) and str(definition[k]).strip()
+            ),
+            name,
+        )
+        ids.append(found)
+    return list(dict.fromkeys(ids))
+
+
+def query(settings: Settings, ids: Sequence[str], when: Window) -> dict[str, Any]:
+    """The filters as query parameters; several workflows repeat ``workflowIds`` (see docs)."""
+    params: dict[str, Any] = {}
+    if ids:
+        params["workflowIds"] = list(ids)  # httpx sends a list as the parameter repeated
+    if settings.search:
+        params["searchQuery"] = settings.search
+    if settings.entity:
+        params["entityId"] = settings.entity
+    if settings.initiated_by:
+        params["initiatedBy"] = settings.initiated_by
+    if when.after:
+        params["startedAfter"] = dates.iso_utc(when.after)
+    if when.before:
+        params["startedBefore"] = dates.iso_utc(when.before)
+    # The run's context carries its initiator and entity, shown in the table [seen].
+    params["includeContext"] = "true"
+    params["sort"] = SORT
+    return params
+
+
+def is_last(page: ListPage, number: int, size: int) -> bool:
+    """The envelope's own signals win; "fewer than size" only counts when it gives none, since a
+    server may cap ``size`` below what was asked."""
+    if not page.runs or page.last is True:
+        return True
+    if page.total_pages is not None:
+        return number + 1 >= page.total_pages
+    if page.last is None and page.total is not None:
+        return (number + 1) * size >= page.total
+    return page.last is None and len(page.runs) < size
+
+
+def identity(run: dict[str, Any], row: render_runs.RunRow) -> str:
+    """What makes a run the same run on two pages: its id, or all of it if it has none."""
+    if row.id != render_runs.MISSING:
+        return row.id
+    return json.dumps(run, sort_keys=True, default=str)
+
+
+def filters_shown(settings: Settings, when: Window) -> list[tuple[str, str]]:
+    shown: list[tuple[str, str]] = []
+    for name, value in (
+        ("workflow", ", ".join(settings.workflows)),
+        ("search", settings.search or ""),
+        ("entity", settings.entity or ""),
+        ("initiated by", settings.initiated_by or ""),
+        ("started after", dates.iso_utc(when.after) if when.after else ""),
+        ("started before", dates.iso_utc(when.before) if when.before else ""),
+        ("status", ", ".join(settings.status)),
+    ):
+        if value:
+            shown.append((name, value))
+    shown.append(("limit", str(settings.limit)))
+    return shown
+
+
+def list_runs(ctx: Context) -> Listing:
+    settings = ctx.settings
+    deadline = ctx.clock() + settings.timeout
+    now = dates.parse_instant(ctx.wall())
+    when = window(settings, now)
+    shown = filters_shown(settings, when)
+    ctx.host.info(
+        f"Listing Cortex workflow runs at {settings.base_url}: "
+        + ", ".join(f"{name} {log_text(value, 200)}" for name, value in shown)
+    )
+    if when.after and when.after < now - WINDOW:
+        ctx.host.warning(
+            f"started-after is {dates.iso_utc(when.after)}, but Cortex returns only the runs of "
+            "the last 30 days: older runs won't be listed.",
+            title="Older than 30 days",
+        )
+    params = query(settings, workflow_ids(ctx, settings.workflows, deadline), when)
+    wanted = set(settings.status)
+    size = MAX_PAGE_SIZE if wanted else min(settings.limit, MAX_PAGE_SIZE)
+
+    matched: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    number = 0
+    more = False
+    while True:
+        page = ctx.client.list_runs({**params, "page": number, "size": size}, deadline=deadline)
+        rows = [(r, render_runs.row(r)) for r in page.runs]
+        fresh = [(r, row) for r, row in rows if identity(r, row) not in seen]
+        seen.update(identity(r, row) for r, row in fresh)
+        matched += [r for r, row in fresh if not wanted or row.status in wanted]
+        last = is_last(page, number, size) or not fresh
+        if len(matched) >= settings.limit:
+            more = len(matched) > settings.limit or not last
+            break
+        if last:
+            break
+        number += 1
+        if number >= MAX_PAGES:
+            more = True
+            ctx.host.warning(
+                f"Stopped after reading {MAX_PAGES} pages; narrow the filters to see the rest.",
+                title="Too many pages",
+            )
+            break
+    runs = tuple(matched[: settings.limit])
+
+    note = (
+        f"Showing the first {len(runs)}; more runs match: raise `limit` (at most 1000) or "
+        "narrow the filters."
+        if more
+        else None
+    )
+    outputs, slimmed = render_runs.list_outputs(runs)
+    ctx.host.write_outputs(outputs)
+    ctx.host.write_summary(
+        render_runs.list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note)
+    )
+    if slimmed:
+        ctx.host.warning(
+            "The runs are too large for a step output: `runs` holds only their columns "
+            "(id, status, workflow, entity, started, initiator).",
+            title="Output shortened",
+        )
+    ctx.host.info(
+        f"{len(runs)} run{'' if len(runs) == 1 else 's'} found ({number + 1} "
+        f"page{'' if number == 0 else 's'} read). Runs in Cortex: {ctx.runs_url}"
+    )
+    if note:
+        ctx.host.info(note)
+    return Listing(runs=runs, format=settings.format)

@@ -1,0 +1,249 @@
+"""Pure renderers for runs read back from Cortex: one run as a block (``get``), and a listing as
+a table, JSON, JSON lines, outputs and a job summary (``list``). Strings in, strings out.
+
+Cortex documents only a run's ``id``, ``status``, ``workflow`` and ``actions``; every other column
+is looked up under the names Cortex (or the emulator) may use, and shown as ``-`` when absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cortex_action import dates
+from cortex_action.models import Outcome, classify
+from cortex_action.report import Report
+from cortex_action.sanitize import defuse_commands, log_text, markdown_code, markdown_text
+
+MISSING = "-"
+SUMMARY_LIMIT = 1_000_000
+# GitHub caps what one job's outputs may hold (1 MiB); keep `runs` well below it.
+OUTPUT_LIMIT = 900_000
+MAX_CELL = 48
+
+_ICONS = {
+    Outcome.SUCCESS: "✅",
+    Outcome.FAILURE: "❌",
+    Outcome.PAUSED: "⏸️",
+    Outcome.RUNNING: "⏳",
+    Outcome.UNKNOWN: "❔",
+}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """The columns of one run; None where the run object doesn't say."""
+
+    id: str
+    status: str
+    workflow: str | None
+    entity: str | None
+    started: str | None
+    initiator: str | None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _first(raw: Mapping[str, Any], *paths: str) -> str | None:
+    """The first non-empty text at one of the dotted ``paths``; an object yields its email/tag."""
+    for path in paths:
+        value: Any = raw
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping):
+            value = next(
+                (value[k] for k in ("email", "tag", "name", "id", "cid") if _text(value.get(k))),
+                None,
+            )
+        text = _text(value)
+        if text:
+            return text
+    return None
+
+
+def _when(value: str | None) -> str | None:
+    """An ISO time shown as ``2026-11-30 08:00:00Z``; epoch numbers too; other text as is."""
+    if value is None:
+        return None
+    try:
+        if value.replace(".", "", 1).isdigit():
+            number = float(value)
+            seconds = number / 1000 if number > 1e11 else number  # epoch milliseconds or seconds
+            instant = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        else:
+            instant = dates.parse_instant(value)
+    except (ValueError, OverflowError, OSError):
+        return value
+    return instant.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def row(raw: Mapping[str, Any]) -> RunRow:
+    return RunRow(
+        id=_text(raw.get("id")) or MISSING,
+        status=(_text(raw.get("status")) or MISSING).upper(),
+        workflow=_first(
+            raw,
+            "workflow.tag",
+            "workflow.name",
+            "workflow.cid",
+            "workflowTag",
+            "workflowName",
+            "workflowId",
+            "workflow",
+        ),
+        entity=_first(
+            raw,
+            "scope.entityId",
+            "scope.entityTag",
+            "entity",
+            "context.entity",
+            "entityId",
+            "entityTag",
+        ),
+        started=_when(
+            _first(raw, "dateStarted", "startedAt", "dateCreated", "createdAt", "startTime")
+        ),
+        initiator=_first(raw, "initiatedBy", "initiator", "context.initiator", "runAs"),
+    )
+
+
+# -- get ---------------------------------------------------------------------------------------
+
+
+def run_block(report: Report) -> str:
+    """One run, readable in a terminal or a CI log: status, scope, times, blocks and the link."""
+    assert report.run is not None
+    r = row(report.run.raw)
+    lines = [
+        f"Run       {log_text(r.id, 200)}",
+        f"Status    {log_text(r.status, 100)}",
+        f"Workflow  {log_text(r.workflow or report.workflow, 200)}",
+    ]
+    if r.entity:
+        lines.append(f"Entity    {log_text(r.entity, 200)}")
+    lines.append(f"Started   {log_text(r.started or MISSING, 100)}")
+    if r.initiator:
+        lines.append(f"Initiator {log_text(r.initiator, 200)}")
+    ended = _when(_first(report.run.raw, "dateCompleted", "completedAt", "endedAt"))
+    if ended:
+        lines.append(f"Ended     {log_text(ended, 100)}")
+    blocks = report.run.blocks
+    if blocks:
+        lines.append("Blocks")
+        for number, block in enumerate(blocks, start=1):
+            error = f": {log_text(block.error, 500)}" if block.error else ""
+            status = log_text(block.status or MISSING, 60)
+            lines.append(f"  {number:>2}. {status:<12} {log_text(block.name, 200)}{error}")
+    if report.run_url:
+        lines.append(f"Link      {report.run_url}")
+    return defuse_commands("\n".join(lines)) + "\n"
+
+
+# -- list --------------------------------------------------------------------------------------
+
+COLUMNS = ("ID", "STATUS", "WORKFLOW", "ENTITY", "STARTED", "INITIATOR")
+
+
+def _cell(value: str | None, limit: int = MAX_CELL) -> str:
+    text = log_text(value, 10_000) if value else MISSING
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """An aligned text table, one run a line; Cortex's text made safe for a terminal and a log."""
+    if not runs:
+        return "No runs matched.\n"
+    rows = [
+        (
+            _cell(r.id, 200),
+            _cell(r.status, 20),
+            _cell(r.workflow),
+            _cell(r.entity),
+            _cell(r.started, 30),
+            _cell(r.initiator),
+        )
+        for r in map(row, runs)
+    ]
+    widths = [max(len(c[i]) for c in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        for cells in [COLUMNS, *rows]
+    ]
+    return defuse_commands("\n".join(lines)) + "\n"
+
+
+def _safe_json(text: str) -> str:
+    # JSON printed into a CI log must not carry the `##[command]` form either; `\u0023` is the
+    # same `#` to a JSON parser.
+    return text.replace("##[", "#\\u0023[")
+
+
+def json_array(runs: Sequence[Mapping[str, Any]], *, indent: int | None = 2) -> str:
+    """The runs exactly as Cortex sent them, as one JSON array."""
+    return _safe_json(json.dumps(list(runs), indent=indent, ensure_ascii=False, default=str)) + "\n"
+
+
+def json_lines(runs: Sequence[Mapping[str, Any]]) -> str:
+    """One run per line, as Cortex sent it."""
+    return "".join(_safe_json(json.dumps(r, ensure_ascii=False, default=str)) + "\n" for r in runs)
+
+
+def list_outputs(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], bool]:
+    """Outputs ``runs`` and ``count``; the second value tells whether ``runs`` was slimmed to the
+    columns because the full objects would pass GitHub's limit on outputs."""
+    full = json.dumps(list(runs), ensure_ascii=False, default=str)
+    slimmed = len(full.encode()) > OUTPUT_LIMIT
+    if slimmed:
+        full = json.dumps([row(r).__dict__ for r in runs], ensure_ascii=False)
+    return {"runs": full, "count": str(len(runs))}, slimmed
+
+
+def list_summary(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    filters: Sequence[tuple[str, str]],
+    runs_url: str,
+    note: str | None = None,
+) -> str:
+    """A Markdown job summary: the filters used, then one row per run with its status and link."""
+    count = len(runs)
+    lines = [f"### Cortex workflow runs: {count} run{'s' if count != 1 else ''}", ""]
+    if filters:
+        lines.append(
+            "Filters: " + ", ".join(f"{name} {markdown_code(value)}" for name, value in filters)
+        )
+        lines.append("")
+    if note:
+        lines += [f"> {markdown_text(note)}", ""]
+    if not runs:
+        lines.append("No runs matched (Cortex returns runs of the last 30 days only).")
+    else:
+        lines += [
+            "| Run | Status | Workflow | Entity | Started | Initiator |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in map(row, runs):
+            icon = _ICONS[classify(r.status)]
+            lines.append(
+                f"| [{markdown_code(r.id)}]({runs_url}) | {icon} {markdown_text(r.status, 40)} | "
+                f"{markdown_text(r.workflow or MISSING, 200)} | "
+                f"{markdown_text(r.entity or MISSING, 200)} | "
+                f"{markdown_text(r.started or MISSING, 40)} | "
+                f"{markdown_text(r.initiator or MISSING, 200)} |"
+            )
+    text = "\n".join(lines) + "\n"
+    if len(text.encode()) > SUMMARY_LIMIT:
+        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
+        text = (
+            cut.rsplit("\n", 1)[0] + "\n\n_The table was cut to stay under GitHub's 1 MiB limit._\n"
+        )
+    return text
