@@ -178,14 +178,26 @@ def _block_case(
 
 
 def _run_case(suite: ET.Element, classname: str, report: Report) -> str:
-    """The run as a whole, so a failed run shows even when no block says why."""
+    """The run as a whole, so a failed run shows even when no block says why.
+
+    A run that ended badly (or a pause that on-paused refuses) is a failure, also when only
+    read by ``get``; not seeing the end (timeout, Cortex error, signal) is an error; a run that
+    was left before its end with success (wait false, a pause accepted, ``get``) is skipped.
+    """
     case = ET.SubElement(suite, "testcase", classname=classname, name="workflow run")
     if report.duration is not None:
         case.set("time", f"{report.duration:.3f}")
-    if report.exit_code == 0:
+    outcome = report.run.outcome if report.run else None
+    if outcome is Outcome.FAILURE or report.exit_code == 1:
+        kind = "failure"
+    elif report.exit_code != 0:
+        kind = "error"
+    elif outcome is Outcome.SUCCESS:
         return "passed"
-    # A run that ended badly is a failure; not seeing it end (timeout, error, signal) is an error.
-    kind = "failure" if report.exit_code == 1 else "error"
+    else:
+        status = report.status or "unknown"
+        ET.SubElement(case, "skipped", message=xml_text(f"run {status}: {report.headline}", 500))
+        return "skipped"
     element = ET.SubElement(
         case,
         kind,

@@ -273,3 +273,21 @@ def test_unwritable_result_folder_is_a_warning(cortex: Cortex, tmp_path: Path) -
 
     assert result.code == 0
     assert "Warning: Result files: Could not write the result files" in result.err
+
+
+def test_gitlab_get_of_a_failed_run_leaves_the_same_files(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "failing-deploy")
+    assert cortex.run([], env).code == 1
+    run_id = load_json(tmp_path)["runId"]
+    for path in tmp_path.iterdir():
+        path.unlink()
+
+    result = cortex.run(["get", run_id], env)
+
+    assert result.code == 0  # get answers; the run's state is in the files
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_ID"] == run_id
+    assert variables["CORTEX_RUN_STATUS"] == "FAILED"
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    assert cases[0].outcome == "failure"
+    assert any(c.outcome == "failure" and c.name == "block 2: Deploy" for c in cases)

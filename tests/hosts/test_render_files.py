@@ -152,10 +152,23 @@ def test_junit_counts_cases_and_keeps_messages() -> None:
     assert props["job.url"] == "https://ci.example/job/1"
 
 
-@pytest.mark.parametrize(("code", "kind"), [(0, "passed"), (1, "failure"), (4, "error")])
-def test_junit_run_case_follows_the_exit_code(code: int, kind: str) -> None:
-    _, cases = read_junit(render_files.junit_xml(report(exit_code=code)).encode())
-    assert cases[0].outcome == kind
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        ("COMPLETED", 0, "passed"),
+        ("FAILED", 1, "failure"),
+        ("FAILED", 0, "failure"),  # `get` of a failed run: the command passed, the run did not
+        ("PAUSED", 1, "failure"),  # on-paused fail
+        ("IN_PROGRESS", 4, "error"),  # gave up waiting
+        ("IN_PROGRESS", 143, "error"),
+        ("NOT_INITIATED", 0, "skipped"),  # wait false
+        ("PAUSED", 0, "skipped"),  # on-paused succeed
+    ],
+)
+def test_junit_run_case(status: str, code: int, kind: str) -> None:
+    run = parse_run({"id": "r1", "status": status})
+    _, cases = read_junit(render_files.junit_xml(report(run=run, exit_code=code)).encode())
+    assert [(c.name, c.outcome) for c in cases] == [("workflow run", kind)]
 
 
 def test_junit_without_a_run_still_parses() -> None:
