@@ -12,6 +12,7 @@ from typing import Any
 
 from cortex_action import cli
 from cortex_action.emulator import EmulatorServer, default_config
+from tests.support import FakeTime
 
 # Text a block's error can carry: XML, Markdown, shell and CI-log specials, controls, non-ASCII.
 HOSTILE_ERROR = (
@@ -35,19 +36,6 @@ HOSTILE_WORKFLOW = {
         {"name": "Notify", "slug": "notify", "duration": 0.5},
     ],
 }
-
-
-class FakeTime:
-    """A clock that moves only when the code sleeps."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -94,7 +82,7 @@ class Cortex:
 
 @contextmanager
 def started_cortex() -> Iterator[Cortex]:
-    fake = FakeTime()
+    fake = FakeTime(now=time.time())
     defaults = default_config().model_dump(by_alias=True)
     config = defaults | {"workflows": [*defaults["workflows"], HOSTILE_WORKFLOW]}
     with EmulatorServer(config, speed=20.0, clock=fake.clock) as emulator:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from cortex_action import render, render_files
+from cortex_action.hosts.github import parse_outputs
 from cortex_action.render_files import ENV_FILE, JSON_FILE, JUNIT_FILE, SUMMARY_FILE
 from cortex_action.report import Report
 from cortex_action.settings import ALIASES, Settings
@@ -105,30 +106,6 @@ def test_github_example_uses_only_declared_inputs_and_outputs() -> None:
     assert any(f"steps.{step['id']}.outputs.run-id" in json.dumps(s) for s in later)
 
 
-def parse_github_output(text: str) -> dict[str, str]:
-    """The runner's file-command parser: `name=value`, or `name<<DELIMITER` ... `DELIMITER`."""
-    outputs: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if not line:
-            continue
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            value_lines = []
-            while lines[index] != delimiter:
-                value_lines.append(lines[index])
-                index += 1
-            index += 1
-            outputs[name] = "\n".join(value_lines)
-        else:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
-
-
 def test_github_example_runs(cortex: Cortex, tmp_path: Path) -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     step, steps = _cortex_step(load_yaml("github-workflow.yml"))
@@ -163,7 +140,7 @@ def test_github_example_runs(cortex: Cortex, tmp_path: Path) -> None:
 
     assert result.code == 0, result.out
     assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
-    outputs = parse_github_output(outputs_file.read_text(encoding="utf-8"))
+    outputs = parse_outputs(outputs_file.read_text(encoding="utf-8"))
     assert outputs["run-id"]
     assert outputs["status"] == "COMPLETED"
     # The later steps' `if:` and `env:` get what they ask for.
