@@ -15,7 +15,7 @@ SUMMARY_LIMIT = 1_000_000
 MAX_BLOCK_ROWS = 200
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
-_ICONS = {
+ICONS = {
     Outcome.SUCCESS: "✅",
     Outcome.FAILURE: "❌",
     Outcome.PAUSED: "⏸️",
@@ -74,9 +74,9 @@ def outputs(report: Report) -> dict[str, str]:
 def summary(report: Report) -> str:
     """The Markdown job summary; every piece of Cortex's text is escaped, the size is capped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
-    icon = "✅" if report.exit_code == 0 else _ICONS.get(outcome, "❌")
+    icon = "✅" if report.exit_code == 0 else ICONS.get(outcome, "❌")
     if report.command == "get":  # get exits 0 for any run it could read: show the run's state
-        icon = _ICONS.get(outcome, "❔")
+        icon = ICONS.get(outcome, "❔")
     if report.exit_code not in (0, 1) and outcome is not Outcome.FAILURE:
         icon = "⚠️"
     lines = [
