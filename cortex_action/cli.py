@@ -322,6 +322,8 @@ def main(
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
         settings = load_settings(env, _flags(args))
+        # The same host again, now that we know where `output-dir` wants the result files.
+        host = detect_host(env, out, err, output_dir=settings.output_dir)
         host.mask(settings.token)
         return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cortex_action.models import Outcome
@@ -12,8 +13,9 @@ from cortex_action.sanitize import markdown_code, markdown_text
 # GitHub refuses a step summary over 1 MiB; stay well clear of it.
 SUMMARY_LIMIT = 1_000_000
 MAX_BLOCK_ROWS = 200
+_PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
-_ICONS = {
+ICONS = {
     Outcome.SUCCESS: "✅",
     Outcome.FAILURE: "❌",
     Outcome.PAUSED: "⏸️",
@@ -49,6 +51,7 @@ def result_object(report: Report) -> dict[str, Any]:
         "durationSeconds": None if report.duration is None else round(report.duration, 3),
         "scope": report.scope,
         "entity": report.entity,
+        "jobUrl": report.job_url,
         "run": report.run.raw if report.run else None,
     }
 
@@ -71,9 +74,9 @@ def outputs(report: Report) -> dict[str, str]:
 def summary(report: Report) -> str:
     """The Markdown job summary; every piece of Cortex's text is escaped, the size is capped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
-    icon = "✅" if report.exit_code == 0 else _ICONS.get(outcome, "❌")
+    icon = "✅" if report.exit_code == 0 else ICONS.get(outcome, "❌")
     if report.command == "get":  # get exits 0 for any run it could read: show the run's state
-        icon = _ICONS.get(outcome, "❔")
+        icon = ICONS.get(outcome, "❔")
     if report.exit_code not in (0, 1) and outcome is not Outcome.FAILURE:
         icon = "⚠️"
     lines = [
@@ -97,6 +100,12 @@ def summary(report: Report) -> str:
     if report.idempotency_key:
         lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)} |")
     lines.append(f"| Exit code | {report.exit_code} |")
+    if report.job_url:
+        # A link only when the URL can't break out of it; it comes from the CI's environment.
+        job = markdown_text(report.job_url, 500)
+        if _PLAIN_URL.fullmatch(report.job_url):
+            job = f"[{job}]({report.job_url})"
+        lines.append(f"| CI job | {job} |")
     for note in report.notes:
         lines += ["", f"> {markdown_text(note)}"]
     blocks = report.run.blocks if report.run else []

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cortex_action import dates
-from cortex_action.models import Outcome, classify
+from cortex_action.models import classify
+from cortex_action.render import ICONS
 from cortex_action.report import Report
 from cortex_action.sanitize import defuse_commands, log_text, markdown_code, markdown_text
 
@@ -23,14 +24,6 @@ SUMMARY_LIMIT = 1_000_000
 # GitHub caps what one job's outputs may hold (1 MiB); keep `runs` well below it.
 OUTPUT_LIMIT = 900_000
 MAX_CELL = 48
-
-_ICONS = {
-    Outcome.SUCCESS: "✅",
-    Outcome.FAILURE: "❌",
-    Outcome.PAUSED: "⏸️",
-    Outcome.RUNNING: "⏳",
-    Outcome.UNKNOWN: "❔",
-}
 
 
 @dataclass(frozen=True)
@@ -232,7 +225,7 @@ def list_summary(
             "|---|---|---|---|---|---|",
         ]
         for r in map(row, runs):
-            icon = _ICONS[classify(r.status)]
+            icon = ICONS[classify(r.status)]
             lines.append(
                 f"| [{markdown_code(r.id)}]({runs_url}) | {icon} {markdown_text(r.status, 40)} | "
                 f"{markdown_text(r.workflow or MISSING, 200)} | "

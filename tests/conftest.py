@@ -5,6 +5,8 @@ from pytest_httpserver import HTTPServer
 
 from tests.support import ScriptedCortex
 
+pytest_plugins = ["cortex_action.emulator.testing"]
+
 
 @pytest.fixture
 def cortex(httpserver: HTTPServer) -> ScriptedCortex:

@@ -32,6 +32,8 @@ class FakeTime:
     def clock(self) -> float:
         return self.now
 
+    __call__ = clock  # usable directly as the ``clock`` argument
+
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
         self.sleeps.append(seconds)

@@ -124,3 +124,40 @@ def test_signal_while_waiting_writes_outputs_and_exits_fast(
     summary = (tmp_path / "step_summary").read_text()
     assert "Interrupted by" in summary
     assert "goes on in Cortex" in stdout
+
+
+def test_entrypoint_runs_other_programs_in_its_place() -> None:
+    """`cat` (Jenkins' keep-alive) and `sh -c` (GitLab's shell) run as without an entrypoint."""
+    cat = subprocess.run(
+        [sys.executable, str(ROOT / "entrypoint.py"), "cat"],
+        input="kept alive\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert cat.returncode == 0
+    assert cat.stdout == "kept alive\n"
+    shell = subprocess.run(
+        [sys.executable, str(ROOT / "entrypoint.py"), "sh", "-c", "echo from-sh; exit 7"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert shell.returncode == 7
+    assert shell.stdout == "from-sh\n"
+
+
+def test_entrypoint_keeps_its_own_commands_and_typos() -> None:
+    """Its own commands are never passed through; an unknown word is an input error, exit 2."""
+    typo = subprocess.run(
+        [sys.executable, str(ROOT / "entrypoint.py"), "rnu"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=clean_env({}),
+    )
+    assert typo.returncode == 2
+    assert "invalid choice: 'rnu'" in typo.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cortex_action import render
+from cortex_action import render, render_files
 from cortex_action.commands.context import Context
 from cortex_action.errors import (
     CortexActionError,
@@ -68,7 +68,7 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
     when = elapsed(event.elapsed)
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
-        ctx.host.info(f"{when} {status}{was}")
+        ctx.host.status(f"{when} {status}{was}")
     elif event.kind is EventKind.QUEUED:
         ctx.host.info(
             f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
@@ -93,7 +93,7 @@ def log_event(ctx: Context, event: WaitEvent) -> None:
             f"Open it: {ctx.runs_url}"
         )
     elif event.kind is EventKind.HEARTBEAT:
-        ctx.host.info(f"{when} still {status}: {ctx.runs_url}")
+        ctx.host.status(f"{when} still {status}: {ctx.runs_url}")
 
 
 def follow(ctx: Context, progress: Progress, run: Run, deadline: float) -> Report:
@@ -173,10 +173,21 @@ def conclude(
 
 
 def publish(ctx: Context, report: Report) -> None:
-    """Outputs and summary, the same on every path that got a run."""
+    """Outputs, summary and result files, the same on every path that got a run."""
     report = redacted(report, ctx.settings.token)
     ctx.host.write_outputs(render.outputs(report))
     ctx.host.write_summary(render.summary(report))
+    try:
+        written = ctx.host.write_files(render_files.result_files(report, ctx.host.env_syntax))
+    except OSError as exc:
+        # Said, not raised: this runs on the way out of errors too, and must not hide them.
+        ctx.host.warning(
+            f"Could not write the result files into {ctx.host.result_dir()}: {exc}",
+            title="Result files",
+        )
+        return
+    if written:
+        ctx.host.info(f"Result files in {written[0].parent}: " + ", ".join(p.name for p in written))
 
 
 def reported(ctx: Context, progress: Progress, work: Callable[[], Report]) -> Report:

@@ -1,5 +1,7 @@
 """The interface every CI host adapter implements: logs, groups, annotations, masking, outputs,
 summary and result files. Only adapters write to the log streams and to files.
+
+Which adapter runs is decided once, in ``detect.py``; nothing else looks at which host this is.
 """
 
 from __future__ import annotations
@@ -10,19 +12,45 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
+from cortex_action.render_files import EnvSyntax
 from cortex_action.sanitize import defuse_commands
+
+# SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.
+STYLES = {"error": "31", "warning": "33", "title": "36;1", "dim": "2"}
+
+
+def no_color(env: Mapping[str, str]) -> bool:
+    """The NO_COLOR convention (no-color.org): set and not empty means no colour at all."""
+    return bool(env.get("NO_COLOR", ""))
+
+
+def neutralise_terminal(text: str) -> str:
+    """Our log lines never carry raw ESC or CR: text can't recolour, rewrite or fake a section."""
+    return text.replace("\x1b", "\\x1b").replace("\r\n", "\n").replace("\r", "\\r")
 
 
 class Host:
     """Where the job runs, and how to tell its user what happened there."""
 
     name: str = "local"
+    # The syntax of the variables file (``cortex-action.env``) this host's tools read.
+    env_syntax: EnvSyntax = EnvSyntax.DOTENV
 
-    def __init__(self, env: Mapping[str, str], out: TextIO, err: TextIO) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        out: TextIO,
+        err: TextIO,
+        *,
+        output_dir: str | None = None,
+    ) -> None:
         self.env = env
         self.out = out
         self.err = err
+        # The `output-dir` input: where result files go instead of the host's own folder.
+        self.output_dir = output_dir or None
         self._secrets: list[str] = []
+        self.colour = self._use_colour()
 
     # -- facts about the job ------------------------------------------------------------------
 
@@ -36,12 +64,30 @@ class Host:
         """A link back to this CI job, if the host gives one."""
         return None
 
+    @property
+    def workspace(self) -> str | None:
+        """The job's checkout folder, if the host names one: a relative output-dir starts here."""
+        return None
+
     # -- the log ----------------------------------------------------------------------------
 
     @property
     def stream(self) -> TextIO:
         """Where log lines go: stdout on CI hosts, stderr locally (stdout is for ``--json``)."""
         return self.out
+
+    def _use_colour(self) -> bool:
+        """Whether this host's log shows ANSI colour; plain by default."""
+        return False
+
+    def paint(self, text: str, style: str) -> str:
+        """``text`` in a style, line by line (some viewers reset colour at each line end)."""
+        if not self.colour:
+            return text
+        code = STYLES[style]
+        return "\n".join(
+            f"\x1b[{code}m{line}\x1b[0m" if line else line for line in text.split("\n")
+        )
 
     def redact(self, text: str) -> str:
         """Every masked secret replaced by ``***``: applied to all we print or write."""
@@ -54,22 +100,31 @@ class Host:
         self.stream.write(text if text.endswith("\n") else text + "\n")
         self.stream.flush()
 
+    def _clean(self, text: str) -> str:
+        return defuse_commands(neutralise_terminal(text))
+
     def info(self, text: str) -> None:
-        self._write(defuse_commands(text))
+        self._write(self._clean(text))
 
     def detail(self, text: str) -> None:
         """Detail (request bodies, retries): the same as ``info`` unless a host folds it."""
         self.info(text)
 
+    def status(self, text: str) -> None:
+        """A progress line (status changes, heartbeats): ``info`` unless a host shows it live."""
+        self.info(text)
+
     def warning(self, text: str, title: str | None = None) -> None:
-        self._write(defuse_commands(f"Warning: {title + ': ' if title else ''}{text}"))
+        line = self._clean(f"Warning: {title + ': ' if title else ''}{text}")
+        self._write(self.paint(line, "warning"))
 
     def error(self, text: str, title: str | None = None) -> None:
-        self._write(defuse_commands(f"Error: {title + ': ' if title else ''}{text}"))
+        line = self._clean(f"Error: {title + ': ' if title else ''}{text}")
+        self._write(self.paint(line, "error"))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self.info(title)
+        self._write(self.paint(self._clean(title), "title"))
         yield
 
     def mask(self, secret: str) -> None:
@@ -85,9 +140,20 @@ class Host:
     def write_summary(self, markdown: str) -> None:
         """A job summary; hosts without one do nothing."""
 
-    def result_dir(self) -> Path | None:
-        """Where result files go on this host, or None for none."""
+    def default_result_dir(self) -> Path | None:
+        """The host's own folder for result files, or None: no files unless output-dir is given."""
         return None
+
+    def result_dir(self) -> Path | None:
+        """Where result files go: output-dir if given (relative to the workspace), else the
+        host's own folder, else None for none."""
+        if self.output_dir:
+            path = Path(self.output_dir)
+            if not path.is_absolute() and self.workspace:
+                # Not the working directory: a container's cwd is not always the checkout.
+                path = Path(self.workspace) / path
+            return path
+        return self.default_result_dir()
 
     def write_files(self, files: Mapping[str, str]) -> list[Path]:
         """Write result files into ``result_dir()``, atomically; returns what was written."""
@@ -99,7 +165,8 @@ class Host:
         for name, content in files.items():
             path = folder / name
             tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_text(self.redact(content), encoding="utf-8")
+            # Cortex's JSON can carry lone surrogates; a result file must still be written.
+            tmp.write_text(self.redact(content), encoding="utf-8", errors="replace")
             tmp.replace(path)
             written.append(path)
         return written

@@ -37,6 +37,10 @@ class GitHubHost(Host):
             return f"{server}/{repo}/actions/runs/{run_id}"
         return None
 
+    @property
+    def workspace(self) -> str | None:
+        return self.env.get("GITHUB_WORKSPACE") or None
+
     def _command(self, name: str, message: str, **properties: str) -> None:
         props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items() if v)
         # The message is data: defused, then escaped so that it can't open a new line.

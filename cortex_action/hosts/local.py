@@ -1,20 +1,62 @@
-"""A shell or any CI we don't know: plain, readable lines on stderr."""
+"""A shell or any CI we don't know: readable lines on stderr (stdout is for ``--json``).
+
+On a terminal: colour, and progress shown on one live line that each update rewrites. Anywhere
+else (a pipe, a file, an unknown CI): plain lines, one per update. ``NO_COLOR`` turns colour off.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
+from collections.abc import Mapping
 from typing import TextIO
 
-from cortex_action.hosts.base import Host
+from cortex_action.hosts.base import Host, no_color
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # closed or exotic streams: not a terminal
+        return False
 
 
 class LocalHost(Host):
     name = "local"
 
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        out: TextIO,
+        err: TextIO,
+        *,
+        output_dir: str | None = None,
+    ) -> None:
+        self.interactive = is_terminal(err) and env.get("TERM", "") != "dumb"
+        super().__init__(env, out, err, output_dir=output_dir)
+        self._live = False  # a progress line is on screen, without its newline yet
+
     @property
     def stream(self) -> TextIO:
         return self.err
 
-    def result_dir(self) -> Path | None:
-        folder = self.env.get("CORTEX_ACTION_OUTPUT_DIR", "")
-        return Path(folder) if folder else None
+    def _use_colour(self) -> bool:
+        return self.interactive and not no_color(self.env)
+
+    def _write(self, text: str) -> None:
+        if self._live:  # keep the last progress line, and start the next line below it
+            self.stream.write("\n")
+            self._live = False
+        super()._write(text)
+
+    def status(self, text: str) -> None:
+        if not self.interactive:
+            super().status(text)
+            return
+        line = self.redact(self._clean(text).replace("\n", " "))
+        # One screen row: a wrapped line can't be rewritten in place.
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        if len(line) > width:
+            line = line[: width - 1] + "…"
+        self.stream.write("\r\x1b[2K" + self.paint(line, "dim"))
+        self.stream.flush()
+        self._live = True

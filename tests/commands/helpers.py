@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,24 +14,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
 from cortex_action import cli
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from tests.support import FakeTime as FakeClock
+
+__all__ = ["FakeClock"]
 
 TOKEN = "test-token-0123456789"
 NOW = dt.datetime(2026, 11, 30, 9, 0, 0, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """Monotonic time that moves only when the code sleeps, so no test waits for real."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -46,31 +34,6 @@ class Result:
     @property
     def log(self) -> str:
         return self.out + self.err
-
-
-def parse_github_outputs(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file the way the runner does: ``name=value`` and ``name<<DELIM``."""
-    outputs: dict[str, str] = {}
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line:
-            continue
-        heredoc = re.fullmatch(r"([^=<]+)<<(.+)", line)
-        if heredoc:
-            name, delimiter = heredoc.groups()
-            value: list[str] = []
-            while lines[i] != delimiter:
-                value.append(lines[i])
-                i += 1
-            i += 1
-            outputs[name] = "\n".join(value)
-        else:
-            name, _, val = line.partition("=")
-            outputs[name] = val
-    return outputs
 
 
 def base_env(server: HTTPServer) -> dict[str, str]:

@@ -51,7 +51,7 @@ class World:
 
 
 def make_world(overrides: dict[str, Any] | None = None) -> Iterator[World]:
-    clock = FakeClock(start=NOW.timestamp())
+    clock = FakeClock(now=NOW.timestamp())
     config = default_config(overrides) if overrides else None
     with EmulatorServer(config, speed=1.0, clock=clock) as emu:
         yield World(emu, clock)

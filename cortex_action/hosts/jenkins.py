@@ -1,0 +1,44 @@
+"""Jenkins: plain console lines, and result files in the workspace for ``readJSON``,
+``readProperties`` and ``junit``.
+
+The console shows ANSI colour only through a plugin (AnsiColor sets ``TERM``), so colour is off
+unless ``TERM`` names a colour terminal; anything else would print escape codes as text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TextIO
+
+from cortex_action.hosts.base import Host, no_color
+from cortex_action.render_files import EnvSyntax
+
+# Terminal types that render SGR colour; "dumb", empty or unknown ones don't get any.
+COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konsole)([-.].*)?")
+
+
+class JenkinsHost(Host):
+    name = "jenkins"
+    # readProperties is java.util.Properties: backslash escapes, ASCII.
+    env_syntax = EnvSyntax.PROPERTIES
+
+    @property
+    def stream(self) -> TextIO:
+        # The job log shows both streams; stderr keeps stdout clean for `--json > result.json`.
+        return self.err
+
+    @property
+    def job_url(self) -> str | None:
+        return self.env.get("BUILD_URL") or None
+
+    @property
+    def workspace(self) -> str | None:
+        return self.env.get("WORKSPACE") or None
+
+    def _use_colour(self) -> bool:
+        return not no_color(self.env) and bool(COLOUR_TERMS.fullmatch(self.env.get("TERM", "")))
+
+    def default_result_dir(self) -> Path | None:
+        # readJSON, readProperties and junit resolve relative paths against the workspace.
+        return Path(self.workspace) if self.workspace else None

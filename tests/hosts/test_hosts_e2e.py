@@ -1,0 +1,293 @@
+"""The real command, with each host's environment, against a Cortex-compatible server: the log
+format, the exit code, and every result file read the way that host reads it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
+from .support import HOSTILE_ERROR, Cortex
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+FILES = ("cortex-action.env", "cortex-action.json", "cortex-action.md", "cortex-action-junit.xml")
+SECTION_START = re.compile(
+    r"\x1b\[0Ksection_start:(\d{10}):([A-Za-z0-9_.-]+)\[collapsed=true\]\r\x1b\[0K(.*)"
+)
+SECTION_END = re.compile(r"\x1b\[0Ksection_end:(\d{10}):([A-Za-z0-9_.-]+)\r\x1b\[0K")
+
+
+def cortex_env(cortex: Cortex, workflow: str) -> dict[str, str]:
+    return {
+        "CORTEX_API_TOKEN": cortex.token,
+        "CORTEX_BASE_URL": cortex.url,
+        "CORTEX_WORKFLOW": workflow,
+        "CORTEX_ENTITY": "service-frontend",
+    }
+
+
+def gitlab_env(cortex: Cortex, project: Path, workflow: str) -> dict[str, str]:
+    return {
+        "CI": "true",
+        "GITLAB_CI": "true",
+        "CI_PROJECT_DIR": str(project),
+        "CI_COMMIT_SHA": SHA,
+        "CI_JOB_URL": "https://gitlab.example.com/group/app/-/jobs/4242",
+        **cortex_env(cortex, workflow),
+    }
+
+
+def jenkins_env(cortex: Cortex, workspace: Path, workflow: str) -> dict[str, str]:
+    return {
+        "JENKINS_URL": "https://jenkins.example.com/",
+        "BUILD_URL": "https://jenkins.example.com/job/app/17/",
+        "WORKSPACE": str(workspace),
+        "GIT_COMMIT": SHA,
+        **cortex_env(cortex, workflow),
+    }
+
+
+def load_json(folder: Path) -> dict[str, Any]:
+    result = json.loads((folder / "cortex-action.json").read_text(encoding="utf-8"))
+    assert isinstance(result, dict)
+    return result
+
+
+def check_sections(log: str) -> list[str]:
+    """Every section that opens is closed, in order, with the same name; returns the titles."""
+    opened = [(m.group(2), m.group(3)) for m in SECTION_START.finditer(log)]
+    closed = [m.group(2) for m in SECTION_END.finditer(log)]
+    assert opened, "no collapsible section in the log"
+    assert [name for name, _ in opened] == closed
+    return [title for _, title in opened]
+
+
+# -- GitLab -------------------------------------------------------------------------------------
+
+
+def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
+    result = cortex.run(["run", "--json"], gitlab_env(cortex, tmp_path, "deploy-service"))
+
+    assert result.code == 0, result.err
+    log = result.err
+    assert cortex.token not in log + result.err
+    assert any("Request body" in title for title in check_sections(log))
+    assert "\x1b[" in log  # GitLab shows colour
+    assert f"Result files in {tmp_path}" in log
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+
+    data = load_json(tmp_path)
+    # The log is on stderr, so stdout is the result alone: `cortex-action --json > x.json`.
+    assert json.loads(result.out) == data
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables == {
+        "CORTEX_RUN_ID": data["runId"],
+        "CORTEX_RUN_STATUS": "COMPLETED",
+        "CORTEX_RUN_URL": data["runUrl"],
+        "CORTEX_IDEMPOTENCY_KEY": data["idempotencyKey"],
+    }
+    assert data["jobUrl"] == "https://gitlab.example.com/group/app/-/jobs/4242"
+    # The commit GitLab names is the one the idempotency key is made from.
+    assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
+    assert cortex.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
+
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    assert [(c.name, c.outcome) for c in cases] == [
+        ("workflow run", "passed"),
+        ("block 1: Build image", "passed"),
+        ("block 2: Deploy", "passed"),
+        ("block 3: Smoke test", "passed"),
+    ]
+    summary = (tmp_path / "cortex-action.md").read_text(encoding="utf-8")
+    assert data["runId"] in summary
+    assert "gitlab.example.com/group/app/-/jobs/4242" in summary
+
+
+def test_gitlab_failed_run(cortex: Cortex, tmp_path: Path) -> None:
+    result = cortex.run([], gitlab_env(cortex, tmp_path, "hostile-deploy"))
+
+    assert result.code == 1
+    log = result.err
+    check_sections(log)
+    # Cortex's text is shown, but can't colour the log or forge a section.
+    assert "Rollout <failed>" in log
+    assert "\x1b[31m red" not in log
+    assert not re.search(r"\x1b\[0Ksection_end:1:x", log)
+    assert re.search(r"\x1b\[31mError: .*Run [0-9a-f-]+ ended FAILED", log)
+
+    data = load_json(tmp_path)
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_STATUS"] == "FAILED"
+    assert variables["CORTEX_RUN_ID"] == data["runId"]
+    assert data["exitCode"] == 1
+
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    outcomes = {c.name: c for c in cases}
+    assert outcomes["workflow run"].outcome == "failure"
+    deploy = outcomes["block 2: Deploy <prod>"]
+    assert deploy.outcome == "failure"
+    # The whole message survives XML, with only what XML can't carry made visible.
+    assert deploy.text == HOSTILE_ERROR.replace("\x1b", "\\x1b")
+    assert deploy.message is not None
+    assert 'Rollout <failed> & "stopped"' in deploy.message
+    assert outcomes["block 3: Notify"].outcome == "skipped"
+
+
+def test_gitlab_output_dir_is_relative_to_the_project(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "reports/cortex"}
+
+    result = cortex.run([], env)
+
+    assert result.code == 0
+    assert sorted(p.name for p in (tmp_path / "reports" / "cortex").iterdir()) == sorted(FILES)
+    assert not (tmp_path / "cortex-action.json").exists()
+
+
+def test_gitlab_no_color(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "hostile-deploy") | {"NO_COLOR": "1"}
+
+    result = cortex.run([], env)
+
+    assert result.code == 1
+    check_sections(result.err)  # sections still fold; only colour is gone
+    assert not re.search(r"\x1b\[[0-9;]*m", result.err)
+
+
+# -- Jenkins ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("deploy-service", 0, "COMPLETED"), ("hostile-deploy", 1, "FAILED")],
+    ids=["completed", "failed"],
+)
+def test_jenkins_run(
+    cortex: Cortex,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    case: tuple[str, int, str],
+) -> None:
+    workflow, code, status = case
+    result = cortex.run([], jenkins_env(cortex, tmp_path, workflow))
+
+    assert result.code == code
+    log = result.err
+    assert "\x1b" not in log, "the Jenkins console shows no ANSI without a plugin"
+    assert cortex.token not in log + result.err
+    assert "Request body" in log
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+
+    data = load_json(tmp_path)  # readJSON
+    assert data["status"] == status
+    assert data["jobUrl"] == "https://jenkins.example.com/job/app/17/"
+    assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
+    properties = java_load_properties(tmp_path / "cortex-action.env", tmp_path_factory)
+    assert properties == {
+        "CORTEX_RUN_ID": data["runId"],
+        "CORTEX_RUN_STATUS": status,
+        "CORTEX_RUN_URL": data["runUrl"],
+        "CORTEX_IDEMPOTENCY_KEY": data["idempotencyKey"],
+    }
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    assert cases[0].name == "workflow run"
+    assert cases[0].outcome == ("passed" if code == 0 else "failure")
+
+
+def test_jenkins_colour_with_ansicolor(cortex: Cortex, tmp_path: Path) -> None:
+    env = jenkins_env(cortex, tmp_path, "hostile-deploy") | {"TERM": "xterm"}
+
+    result = cortex.run([], env)
+
+    assert result.code == 1
+    assert "\x1b[31mError: " in result.err
+    assert "section_start" not in result.err
+
+
+# -- local shell and unknown CIs ----------------------------------------------------------------
+
+
+def test_local_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
+    env = cortex_env(cortex, "deploy-service") | {"CI": "true", "GIT_COMMIT": SHA}
+
+    without = cortex.run(["run", "--json"], env)
+    assert without.code == 0
+    assert "Result files" not in without.err
+
+    folder = tmp_path / "out"
+    result = cortex.run(["run", "--json", "--output-dir", str(folder)], env)
+
+    assert result.code == 0
+    assert "\x1b" not in result.err, "not a terminal: plain lines"
+    assert f"Result files in {folder}" in result.err
+    printed = json.loads(result.out)
+    assert printed == load_json(folder)
+    variables = parse_gitlab_dotenv((folder / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_ID"] == printed["runId"]
+
+
+def test_github_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
+    outputs = tmp_path / "github_output"
+    outputs.touch()
+    env = cortex_env(cortex, "deploy-service") | {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SHA": SHA,
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(outputs),
+    }
+
+    result = cortex.run([], env)
+    assert result.code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["github_output"]
+
+    result = cortex.run([], env | {"INPUT_OUTPUT-DIR": "cortex"})
+    assert result.code == 0
+    assert sorted(p.name for p in (tmp_path / "cortex").iterdir()) == sorted(FILES)
+    assert "run-id<<" in outputs.read_text(encoding="utf-8")
+
+
+def test_gitlab_timeout_still_leaves_every_file(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "needs-approval") | {"CORTEX_TIMEOUT": "20s"}
+    del env["CORTEX_ENTITY"]  # a GLOBAL workflow
+
+    result = cortex.run([], env)
+
+    assert result.code == 4
+    data = load_json(tmp_path)
+    assert data["status"] == "PAUSED"
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_STATUS"] == "PAUSED"
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    # Not seeing the end is an error of the job, not a failure of the run.
+    assert cases[0].outcome == "error"
+
+
+def test_unwritable_result_folder_is_a_warning(cortex: Cortex, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "taken"}
+
+    result = cortex.run([], env)
+
+    assert result.code == 0
+    assert "Warning: Result files: Could not write the result files" in result.err
+
+
+def test_gitlab_get_of_a_failed_run_leaves_the_same_files(cortex: Cortex, tmp_path: Path) -> None:
+    env = gitlab_env(cortex, tmp_path, "failing-deploy")
+    assert cortex.run([], env).code == 1
+    run_id = load_json(tmp_path)["runId"]
+    for path in tmp_path.iterdir():
+        path.unlink()
+
+    result = cortex.run(["get", run_id], env)
+
+    assert result.code == 0  # get answers; the run's state is in the files
+    variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
+    assert variables["CORTEX_RUN_ID"] == run_id
+    assert variables["CORTEX_RUN_STATUS"] == "FAILED"
+    _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
+    assert cases[0].outcome == "failure"
+    assert any(c.outcome == "failure" and c.name == "block 2: Deploy" for c in cases)
