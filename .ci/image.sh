@@ -179,7 +179,13 @@ set -e
 sed 's/^/    | /' "$gl/log" | head -n 40
 [[ $RC == 0 ]] || die "(b) expected exit 0, got $RC"
 grep -q 'COMPLETED' "$gl/log" || die "(b) the log does not say COMPLETED"
-pass "(b) GitLab image: sh -c cortex-action, GLOBAL workflow, exit 0"
+# The files a later job (artifacts:reports:dotenv) and the MR widget (junit) read.
+grep -qx 'CORTEX_RUN_STATUS=COMPLETED' "$gl/project/cortex-action.env" \
+    || die "(b) no CORTEX_RUN_STATUS=COMPLETED in cortex-action.env"
+grep -q '^CORTEX_RUN_ID=.' "$gl/project/cortex-action.env" || die "(b) no CORTEX_RUN_ID"
+[[ -s "$gl/project/cortex-action-junit.xml" ]] || die "(b) no cortex-action-junit.xml"
+sed 's/^/    cortex-action.env: /' "$gl/project/cortex-action.env"
+pass "(b) GitLab image: sh -c cortex-action, GLOBAL workflow, exit 0, dotenv + JUnit in CI_PROJECT_DIR"
 
 section "image: (c) as Jenkins docker.image(...).inside does (keep-alive cat, then exec)"
 jk="$WORK/runs/jenkins"
@@ -188,6 +194,7 @@ chown 1000:1000 "$jk/workspace" # Jenkins runs the container as the agent's uid:
 podman run -d -t --network host --name cortex-jenkins --user 1000:1000 \
     -w "$jk/workspace" -v "$jk/workspace:$jk/workspace:rw" \
     -e JENKINS_URL=http://jenkins.invalid/ -e BUILD_URL=http://jenkins.invalid/job/x/1/ \
+    -e "WORKSPACE=$jk/workspace" \
     -e GIT_COMMIT=0123456789abcdef0123456789abcdef01234567 \
     --entrypoint cat "$IMAGE" >/dev/null
 CONTAINERS+=(cortex-jenkins)
@@ -195,7 +202,7 @@ set +e
 podman exec -w "$jk/workspace" \
     -e CORTEX_API_TOKEN=emulator-token -e "CORTEX_BASE_URL=$URL" \
     -e CORTEX_WORKFLOW=deploy-service -e CORTEX_ENTITY=service-frontend -e CORTEX_TIMEOUT=2m \
-    cortex-jenkins sh -xc 'cortex-action run --json --output-dir cortex-result > cortex-run.json' \
+    cortex-jenkins sh -xc 'cortex-action run --json > cortex-run.json' \
     >"$jk/log" 2>&1
 RC=$?
 set -e
@@ -209,7 +216,10 @@ text = json.dumps(doc)
 assert "COMPLETED" in text, f"no COMPLETED in {text[:500]}"
 print("cortex-run.json:", text[:300])
 EOF
-pass "(c) Jenkins inside: exec as uid 1000 in the mounted workspace, exit 0, JSON result written"
+grep -qx 'CORTEX_RUN_STATUS=COMPLETED' "$jk/workspace/cortex-action.env" \
+    || die "(c) no CORTEX_RUN_STATUS=COMPLETED in the workspace's cortex-action.env"
+find "$jk/workspace" -maxdepth 1 -type f -printf '    %u %f\n'
+pass "(c) Jenkins inside: exec as uid 1000 in the mounted workspace, exit 0, --json + cortex-action.env written"
 
 section "image: (d) the failure path (a failing workflow exits 1)"
 github_run failing failing-deploy service-frontend
