@@ -108,19 +108,13 @@ gh_layout() {
 github_run() {
     local name="$1" workflow="$2" entity="$3" dir
     dir="$(gh_layout "$name")"
-    cat >"$dir/env" <<EOF
-INPUT_BASE-URL=$URL
-INPUT_ALLOW-INSECURE-HTTP=false
-INPUT_APP-URL=
-INPUT_WORKFLOW=$workflow
-INPUT_ENTITY=$entity
-INPUT_INITIAL-CONTEXT={"environment": "ci", "version": "1.2.3"}
-INPUT_RUN-AS=
-INPUT_NOTIFICATION-RECIPIENTS=
-INPUT_IDEMPOTENCY-KEY=
-INPUT_WAIT=true
-INPUT_TIMEOUT=2m
-INPUT_ON-PAUSED=wait
+    # Every declared input, as the runner sets them (defaults from action.yml), except the token,
+    # which goes through -e NAME below.
+    .venv/bin/python "$ROOT/.ci/gh_inputs.py" action.yml "base-url=$URL" "workflow=$workflow" \
+        "entity=$entity" 'initial-context={"environment": "ci", "version": "1.2.3"}' \
+        timeout=2m | grep -v '^INPUT_API-TOKEN=' >"$dir/env"
+    echo "    inputs set: INPUT_API-TOKEN $(grep -o '^INPUT_[^=]*' "$dir/env" | tr '\n' ' ')"
+    cat >>"$dir/env" <<EOF
 HOME=/github/home
 CI=true
 GITHUB_ACTIONS=true
