@@ -98,3 +98,20 @@ def test_gh_outputs_parser_reads_both_forms() -> None:
     assert parse(text) == {"run-id": "42", "result": '{"a": 1}\nline=2', "status": "OK"}
     with pytest.raises(ValueError, match="no closing"):
         parse("result<<EOF\nunterminated\n")
+
+
+def test_gh_inputs_sets_every_declared_input_like_the_runner(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = importlib.util.spec_from_file_location("gh_inputs", ROOT / ".ci" / "gh_inputs.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(ROOT / "action.yml"), "workflow=deploy-service"]) == 0
+    lines = dict(ln.split("=", 1) for ln in capsys.readouterr().out.splitlines())
+    declared = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+    assert set(lines) == {f"INPUT_{name.upper()}" for name in declared}
+    assert lines["INPUT_WORKFLOW"] == "deploy-service"
+    assert lines["INPUT_API-TOKEN"] == ""  # hyphen kept; required but not given: empty
+    assert lines["INPUT_BASE-URL"] == str(declared["base-url"]["default"])
