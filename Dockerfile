@@ -5,8 +5,8 @@
 #
 # Base: python:3.12-slim, pinned by the digest of its multi-arch index (linux/amd64 + linux/arm64), the
 # digest published for that tag and seen pinned as `python:3.12-slim@sha256:78387bc3...` in public
-# Dockerfiles. Bump it with Dependabot (docker ecosystem) or by hand with
-# `docker buildx imagetools inspect python:3.12-slim`. CI builds this file unchanged with a locally
+# Dockerfiles. Bump it by hand: `docker buildx imagetools inspect python:3.12-slim` prints the
+# index digest (Dependabot does not update a FROM that goes through an ARG: dependabot-core#2057). CI builds this file unchanged with a locally
 # made base: `--build-arg BASE_IMAGE=localhost/...` (see .ci/image.sh).
 ARG BASE_IMAGE=python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
 
