@@ -19,10 +19,11 @@ source "$ROOT/.ci/podman-env.sh"
 source "$ROOT/.ci/tools-venv.sh"
 
 # One run at a time per work dir (the podman store, the logs and the emulator log are shared).
+# Background processes get `9>&-` so that none of them keeps holding the lock.
 if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
     mkdir -p "$WORK"
     exec 9>"$WORK/.lock"
-    flock -w 1800 9 || die "another .ci run holds $WORK/.lock"
+    flock -w 900 9 || die "another .ci run holds $WORK/.lock"
     export CORTEX_CI_LOCKED=1
 fi
 section "act: tools"
@@ -46,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 section "act: podman's Docker API"
-podman system service --time=0 "unix://$SOCK" >"$ACT_TMP/podman-service.log" 2>&1 &
+podman system service --time=0 "unix://$SOCK" >"$ACT_TMP/podman-service.log" 2>&1 9>&- &
 SVC_PID=$!
 for _ in $(seq 1 100); do [[ -S "$SOCK" ]] && break; sleep 0.1; done
 [[ -S "$SOCK" ]] || { cat "$ACT_TMP/podman-service.log"; die "podman system service did not start"; }
@@ -59,7 +60,7 @@ podman tag "$IMAGE" docker.io/library/act-dockeraction:latest
 
 section "act: the emulator"
 [[ -x .venv/bin/cortex-action ]] || die "no .venv/bin/cortex-action (run .ci/image.sh or .ci/run first)"
-.venv/bin/cortex-action emulator --port 0 >"$ACT_TMP/emulator.log" 2>&1 &
+.venv/bin/cortex-action emulator --port 0 >"$ACT_TMP/emulator.log" 2>&1 9>&- &
 EMU_PID=$!
 URL=""
 for _ in $(seq 1 100); do

@@ -15,10 +15,11 @@ cd "$ROOT"
 # shellcheck source=.ci/podman-env.sh
 source "$ROOT/.ci/podman-env.sh"
 # One run at a time per work dir (the podman store, the logs and the emulator log are shared).
+# Background processes get `9>&-` so that none of them keeps holding the lock.
 if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
     mkdir -p "$WORK"
     exec 9>"$WORK/.lock"
-    flock -w 1800 9 || die "another .ci run holds $WORK/.lock"
+    flock -w 900 9 || die "another .ci run holds $WORK/.lock"
     export CORTEX_CI_LOCKED=1
 fi
 T_START=$SECONDS
@@ -77,7 +78,7 @@ cleanup() {
     for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
-.venv/bin/cortex-action emulator --port 0 >"$WORK/emulator.log" 2>&1 &
+.venv/bin/cortex-action emulator --port 0 >"$WORK/emulator.log" 2>&1 9>&- &
 EMU_PID=$!
 URL=""
 for _ in $(seq 1 100); do
@@ -190,7 +191,7 @@ podman run -d -t --network host --name cortex-jenkins --user 1000:1000 \
     -e JENKINS_URL=http://jenkins.invalid/ -e BUILD_URL=http://jenkins.invalid/job/x/1/ \
     -e "WORKSPACE=$jk/workspace" \
     -e GIT_COMMIT=0123456789abcdef0123456789abcdef01234567 \
-    --entrypoint cat "$IMAGE" >/dev/null
+    --entrypoint cat "$IMAGE" >/dev/null 9>&-
 CONTAINERS+=(cortex-jenkins)
 set +e
 podman exec -w "$jk/workspace" \
@@ -227,7 +228,7 @@ EPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 # Its own network namespace, the port published on loopback: as a CI service container.
 podman run -d --name cortex-emulator-svc -p "127.0.0.1:$EPORT:8080" \
     -e CORTEX_COMMAND=emulator -e CORTEX_EMULATOR_HOST=0.0.0.0 -e CORTEX_EMULATOR_PORT=8080 \
-    "$IMAGE" >/dev/null
+    "$IMAGE" >/dev/null 9>&-
 CONTAINERS+=(cortex-emulator-svc)
 for _ in $(seq 1 100); do
     podman logs cortex-emulator-svc 2>&1 | grep -q 'listening on' && break
