@@ -33,7 +33,7 @@ def parse_bool(text: str) -> bool:
 def parse_duration(text: str) -> float:
     """Seconds from ``90``, ``90s``, ``15m``, ``1h30m``; must be more than zero."""
     stripped = text.strip().lower()
-    match = _DURATION.fullmatch(stripped)
+    match = _DURATION.fullmatch(stripped) if len(stripped) <= 32 else None
     if not stripped or match is None:
         raise ValueError(f"expected {DURATION_FORMS}, got {_show(text)}")
     hours, minutes, seconds = (int(match.group(g) or 0) for g in ("h", "m", "s"))
@@ -50,11 +50,18 @@ def parse_context(text: str) -> dict[str, Any]:
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:
-            value = json.loads(stripped)
+            value = json.loads(stripped, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"looks like JSON but does not parse: {exc.msg} at line {exc.lineno} "
                 f"column {exc.colno}"
+            ) from None
+        except RecursionError:
+            raise ValueError("looks like JSON but is nested too deeply to read") from None
+        except ValueError:  # NaN/Infinity, or an integer too long to convert
+            raise ValueError(
+                "looks like JSON but holds NaN, Infinity or a number thousands of digits long, "
+                "which is not valid JSON for Cortex"
             ) from None
         if not isinstance(value, dict):
             raise ValueError(f"expected a JSON object, got a JSON {type(value).__name__}")
@@ -77,6 +84,11 @@ def parse_context(text: str) -> dict[str, Any]:
             raise ValueError(f"line {number}: key {key!r} is given twice")
         context[key] = value.strip()
     return context
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity parse in Python but are not JSON: Cortex would get an invalid body."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def parse_email(text: str) -> str:

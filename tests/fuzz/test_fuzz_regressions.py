@@ -1,0 +1,55 @@
+"""Inputs and answers that the fuzzers found to escape the error boundary, pinned as examples.
+
+Each was once an ``Unexpected error`` (exit 3, "this is a bug") or leaked part of the token.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cortex_action.cli import main
+from tests.support import FakeTime, github_env
+
+
+def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:
+    env = github_env(tmp_path, "https://api.example.com", **inputs)
+    time = FakeTime()
+    out, err = io.StringIO(), io.StringIO()
+    code = main([], env, out=out, err=err, transport=handler, clock=time.clock, sleep=time.sleep)
+    return code, out.getvalue() + err.getvalue()
+
+
+def _never_called(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"no request may be sent for invalid input: {request.url}")
+
+
+@pytest.mark.parametrize(
+    ("context", "says"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('{"a": NaN}', "NaN, Infinity"),
+        ('{"a": -Infinity}', "NaN, Infinity"),
+        ('{"a": 1' + "0" * 5000 + "}", "thousands of digits"),
+    ],
+)
+def test_initial_context_that_is_not_sendable_json_is_exit_2(
+    tmp_path: Path, context: str, says: str
+) -> None:
+    """Deep nesting, NaN/Infinity and huge numbers are input errors, not internal errors."""
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(_never_called), initial_context=context)
+    assert code == 2, log
+    assert "initial-context: looks like JSON but" in log
+    assert says in log
+    assert "internal error" not in log
+
+
+def test_huge_timeout_is_exit_2_with_the_accepted_forms(tmp_path: Path) -> None:
+    """A 5000-digit timeout is refused with the accepted forms, not Python's int-limit text."""
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(_never_called), timeout="9" * 5000)
+    assert code == 2, log
+    assert "timeout: expected a number of seconds or a duration" in log
+    assert "set_int_max_str_digits" not in log
