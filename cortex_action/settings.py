@@ -143,6 +143,20 @@ class Settings(BaseSettings):
         # Only what load_settings() passes in: never the process environment behind our back.
         return (init_settings,)
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        # The token goes into an HTTP header. A line break or a non-ASCII character would make
+        # the HTTP library refuse it with an error that quotes the header, token and all.
+        if isinstance(value, str):
+            value = value.strip()
+            if not all("\x21" <= c <= "\x7e" for c in value):
+                raise ValueError(
+                    "expected printable ASCII characters without spaces or line breaks; the "
+                    "value has other characters (it is a secret, so it is not shown)"
+                )
+        return value
+
     @field_validator("allow_insecure_http", "wait", mode="before")
     @classmethod
     def _bool(cls, value: Any) -> Any:

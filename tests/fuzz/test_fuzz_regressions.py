@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from cortex_action.cli import main
-from tests.support import FakeTime, github_env
+from tests.support import TOKEN, FakeTime, github_env
 
 
 def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:
@@ -53,3 +53,29 @@ def test_huge_timeout_is_exit_2_with_the_accepted_forms(tmp_path: Path) -> None:
     assert code == 2, log
     assert "timeout: expected a number of seconds or a duration" in log
     assert "set_int_max_str_digits" not in log
+
+
+@pytest.mark.parametrize(
+    "token", ["tok\nen-5ecret-part", "tök-5ecret-part", "tok\x00en-5ecret-part", "a b-5ecret"]
+)
+def test_token_that_cannot_be_a_header_is_exit_2_and_not_shown(tmp_path: Path, token: str) -> None:
+    """A token the HTTP library would refuse (quoting the header and token) is refused first."""
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(_never_called), api_token=token)
+    assert code == 2, log
+    assert "api-token: expected printable ASCII" in log
+    for part in token.split():
+        assert part not in log or len(part) < 4
+    assert "5ecret" not in log
+
+
+def test_token_with_surrounding_whitespace_is_trimmed(tmp_path: Path) -> None:
+    """A secret pasted with a trailing newline still works, and is sent trimmed."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(201, json={"id": "r1", "status": "COMPLETED"})
+
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(handler), api_token=f" {TOKEN}\n")
+    assert code == 0, log
+    assert seen == [f"Bearer {TOKEN}"]
