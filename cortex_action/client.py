@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -193,7 +192,9 @@ class CortexClient:
         if 200 <= status < 300:
             try:
                 return response.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
+                # Not JSON (ValueError covers JSONDecodeError and UnicodeDecodeError), nested
+                # too deeply to read, or with a number too long to convert: a garbled answer.
                 raise Transient(
                     TransportError(
                         f"{request.method} {request.url}: Cortex answered {status} with a body "
@@ -253,7 +254,7 @@ def api_error(response: httpx.Response) -> ApiError:
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         message = _str(body.get("message")) or _str(body.get("title")) or _str(body.get("error"))

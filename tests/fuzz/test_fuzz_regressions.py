@@ -79,3 +79,35 @@ def test_token_with_surrounding_whitespace_is_trimmed(tmp_path: Path) -> None:
     code, log = _mock_invoke(tmp_path, httpx.MockTransport(handler), api_token=f" {TOKEN}\n")
     assert code == 0, log
     assert seen == [f"Bearer {TOKEN}"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"id": 1' + b"0" * 5000 + b', "status": "COMPLETED"}'],
+    ids=["deeply-nested", "huge-number"],
+)
+def test_unreadable_json_answers_are_retried_then_exit_3(tmp_path: Path, body: bytes) -> None:
+    """JSON that Python can't read (too deep, too long a number) is a garbled answer: retried."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(201, content=body, headers={"content-type": "application/json"})
+
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(handler))
+    assert code == 3, log
+    assert "a body that is not JSON" in log
+    assert "internal error" not in log
+    assert len(calls) == 8
+
+
+def test_unreadable_json_error_bodies_still_give_the_status(tmp_path: Path) -> None:
+    """A 400 whose body is nested JSON too deep to read still reports the 400."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, content=b"[" * 100_000)
+
+    code, log = _mock_invoke(tmp_path, httpx.MockTransport(handler))
+    assert code == 3, log
+    assert "Cortex answered 400" in log
+    assert "internal error" not in log
