@@ -50,7 +50,10 @@ def parse_context(text: str) -> dict[str, Any]:
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:
-            value = json.loads(stripped, parse_constant=_no_constant)
+            value = json.loads(stripped)
+            # What httpx will send: strict JSON, so NaN, Infinity and 1e400 (a float overflow)
+            # must be refused here, not when the request body is encoded.
+            json.dumps(value, allow_nan=False)
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"looks like JSON but does not parse: {exc.msg} at line {exc.lineno} "
@@ -60,8 +63,8 @@ def parse_context(text: str) -> dict[str, Any]:
             raise ValueError("looks like JSON but is nested too deeply to read") from None
         except ValueError:  # NaN/Infinity, or an integer too long to convert
             raise ValueError(
-                "looks like JSON but holds NaN, Infinity or a number thousands of digits long, "
-                "which is not valid JSON for Cortex"
+                "looks like JSON but holds NaN, Infinity, or a number too large to send "
+                "(past a float's range, or thousands of digits long)"
             ) from None
         if not isinstance(value, dict):
             raise ValueError(f"expected a JSON object, got a JSON {type(value).__name__}")
@@ -84,11 +87,6 @@ def parse_context(text: str) -> dict[str, Any]:
             raise ValueError(f"line {number}: key {key!r} is given twice")
         context[key] = value.strip()
     return context
-
-
-def _no_constant(name: str) -> Any:
-    """NaN and Infinity parse in Python but are not JSON: Cortex would get an invalid body."""
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def parse_email(text: str) -> str:

@@ -33,6 +33,7 @@ def _never_called(request: httpx.Request) -> httpx.Response:
         ("[" * 100_000, "nested too deeply"),
         ('{"a": NaN}', "NaN, Infinity"),
         ('{"a": -Infinity}', "NaN, Infinity"),
+        ('{"a": 1e400}', "too large to send"),
         ('{"a": 1' + "0" * 5000 + "}", "thousands of digits"),
     ],
 )
