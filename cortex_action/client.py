@@ -22,6 +22,7 @@ from cortex_action.retry import (
     call_with_retries,
     parse_retry_after,
 )
+from cortex_action.sanitize import log_text
 
 USER_AGENT = f"cortex-action/{__version__}"
 # 409 on a trigger is how a tenant at its limit of 5 concurrent runs may answer [unknown].
@@ -109,7 +110,14 @@ class CortexClient:
     def get_run(self, workflow: str, run_id: str, *, deadline: float) -> Run:
         url = f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
         payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline)
-        return parse_run(payload, what=f"run {run_id}")
+        run = parse_run(payload, what=f"run {run_id}")
+        if run.id != run_id:
+            # Never start reporting another run's status and id as if it were ours.
+            raise TransportError(
+                f"Cortex answered a request for run {run_id} with another run, "
+                f"{log_text(run.id, 100)!r}; cannot trust this answer."
+            )
+        return run
 
     def get_workflow(self, workflow: str, *, deadline: float) -> dict[str, Any]:
         """A workflow's definition [seen]; ``list`` reads its ``id`` for ``workflowIds``."""

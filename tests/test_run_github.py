@@ -222,7 +222,7 @@ def test_workflow_tag_is_percent_encoded(httpserver: HTTPServer, tmp_path: Path)
 def test_runs_ids_are_percent_encoded_when_polled(cortex: ScriptedCortex, tmp_path: Path) -> None:
     """The run id from Cortex is data: it can't climb out of its path segment."""
     cortex.on_trigger(json_response({"id": "../../x", "status": "IN_PROGRESS"}, 201))
-    cortex.statuses("COMPLETED")
+    cortex.statuses("COMPLETED", run_id="../../x")
     result = invoke(github_env(tmp_path, cortex.base_url))
     assert result.exit_code == 0, result.log
     (get,) = cortex.requests("GET")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from cortex_action.cli import main
-from tests.support import TOKEN, FakeTime, github_env
+from tests.support import TOKEN, FakeTime, github_env, parse_github_outputs
 
 
 def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:
@@ -112,3 +112,31 @@ def test_unreadable_json_error_bodies_still_give_the_status(tmp_path: Path) -> N
     assert code == 3, log
     assert "Cortex answered 400" in log
     assert "internal error" not in log
+
+
+def test_a_poll_answered_with_another_run_is_not_reported_as_ours(tmp_path: Path) -> None:
+    """GET .../runs/r1 answered with run r2 (a confused cache or proxy) is an error, never
+    a silent switch to reporting r2's id and status as this step's run."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "r1", "status": "IN_PROGRESS"})
+        return httpx.Response(200, json={"id": "r2", "status": "COMPLETED"})
+
+    env = github_env(tmp_path, "https://api.example.com")
+    time = FakeTime()
+    out = io.StringIO()
+    code = main(
+        [],
+        env,
+        out=out,
+        err=io.StringIO(),
+        transport=httpx.MockTransport(handler),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert code == 3, out.getvalue()
+    assert "answered a request for run r1 with another run, 'r2'" in out.getvalue()
+    outputs = parse_github_outputs((tmp_path / "github_output").read_text())
+    assert outputs["run-id"] == "r1"
+    assert outputs["status"] == "IN_PROGRESS"
