@@ -17,6 +17,12 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100 else " "
 
 
+def visible_controls(text: str) -> str:
+    """Control characters (not newlines or tabs) shown as ``\\xNN``: the last line of defence for
+    every log line, so an id or a status from Cortex can't move the cursor or rewrite a line."""
+    return _CONTROL.sub(_visible, text)
+
+
 def log_text(text: str, limit: int = 2000) -> str:
     """Text safe on one log line: controls made visible, newlines shown as ⏎, commands defused."""
     text = text.replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", " ")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cortex_action.render_files import EnvSyntax
-from cortex_action.sanitize import defuse_commands
+from cortex_action.sanitize import defuse_commands, visible_controls
 
 # SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.
 STYLES = {"error": "31", "warning": "33", "title": "36;1", "dim": "2"}
@@ -25,8 +25,10 @@ def no_color(env: Mapping[str, str]) -> bool:
 
 
 def neutralise_terminal(text: str) -> str:
-    """Our log lines never carry raw ESC or CR: text can't recolour, rewrite or fake a section."""
-    return text.replace("\x1b", "\\x1b").replace("\r\n", "\n").replace("\r", "\\r")
+    """Our log lines never carry raw ESC or CR: text can't recolour, rewrite or fake a section.
+    Nor any other control character (backspace, NUL, the 8-bit CSI): all shown as ``\\xNN``."""
+    text = text.replace("\r\n", "\n").replace("\r", "\\r")
+    return visible_controls(text)
 
 
 class Host:
@@ -101,7 +103,9 @@ class Host:
         self.stream.flush()
 
     def _clean(self, text: str) -> str:
-        return defuse_commands(neutralise_terminal(text))
+        # Secrets first: neutralising and defusing can change a secret's characters (a token
+        # with ``##[`` in it), after which it would no longer match and be printed.
+        return defuse_commands(neutralise_terminal(self.redact(text)))
 
     def info(self, text: str) -> None:
         self._write(self._clean(text))

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cortex_action.hosts.base import Host
-from cortex_action.sanitize import defuse_commands
 
 
 def escape_data(text: str) -> str:
@@ -42,11 +41,13 @@ class GitHubHost(Host):
         return self.env.get("GITHUB_WORKSPACE") or None
 
     def _command(self, name: str, message: str, **properties: str) -> None:
-        props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items() if v)
-        # The message is data: defused, then escaped so that it can't open a new line.
-        self._write(
-            f"::{name}{' ' + props if props else ''}::{escape_data(defuse_commands(message))}"
+        props = ",".join(
+            f"{k}={escape_property(self.redact(v))}" for k, v in properties.items() if v
         )
+        # The message is data: secrets masked first (escaping would change their characters),
+        # then cleaned like every line, then escaped so that it can't open a new line.
+        message = escape_data(self._clean(message))
+        self._write(f"::{name}{' ' + props if props else ''}::{message}")
 
     def warning(self, text: str, title: str | None = None) -> None:
         self._command("warning", text, title=title or "")
