@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from cortex_action.cli import main
-from tests.support import TOKEN, FakeTime, github_env, parse_github_outputs
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from tests.support import TOKEN, FakeTime, github_env
 
 
 def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:

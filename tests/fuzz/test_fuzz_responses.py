@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from cortex_action.cli import main
 from cortex_action.client import CortexClient, ListPage, parse_page
 from cortex_action.errors import CortexError
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.render import SUMMARY_LIMIT
 from tests.fuzz.strategies import JSON_VALUES, NASTY_TOKEN, SERVER_JSON, fuzz, fuzz_few
-from tests.support import FakeTime, github_env, parse_github_outputs
+from tests.support import FakeTime, github_env
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")

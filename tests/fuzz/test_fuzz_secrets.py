@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from werkzeug import Response
 
 from cortex_action.cli import main
+from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.render import SUMMARY_LIMIT
 from tests.fuzz.strategies import NASTY_TOKEN, fuzz_few
 from tests.support import (
@@ -30,7 +31,6 @@ from tests.support import (
     github_env,
     invoke,
     json_response,
-    parse_github_outputs,
     run_object,
 )
 
