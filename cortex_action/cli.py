@@ -36,7 +36,7 @@ from cortex_action.settings import (
     Settings,
     load_settings,
 )
-from cortex_action.signals import interruptible
+from cortex_action.signals import finishing, interruptible
 from cortex_action.transport import http_client
 
 
@@ -304,6 +304,26 @@ def main(
     now: Callable[[], dt.datetime] = _utc_now,
 ) -> int:
     """Run one command; return its exit code. Never raises, never prints a traceback."""
+    # SIGINT/SIGTERM stop the work from the first line to the last: before any request, during
+    # one, while sleeping. Once the outcome is being written (``finishing()``), they no longer
+    # interrupt, so outputs, summary, message and result are never cut in half.
+    with interruptible():
+        try:
+            return _main(argv, env, out, err, transport, clock, sleep, now)
+        except Interrupted as late:  # landed in the error reporting, before finishing()
+            return int(late.exit_code)
+
+
+def _main(  # noqa: PLR0917 - private: main's arguments, passed through
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    out: TextIO | None,
+    err: TextIO | None,
+    transport: httpx.BaseTransport | None,
+    clock: Clock,
+    sleep: Sleep,
+    now: Callable[[], dt.datetime],
+) -> int:
     args_list = list(argv)
     if args_list[:1] == ["emulator"] or (
         not args_list and env.get("CORTEX_COMMAND", "").strip().lower() == "emulator"
@@ -327,6 +347,7 @@ def main(
         host.mask(settings.token)
         return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:
+        finishing()
         _print_result(args_list, exc.report, out)
         if isinstance(exc.report, Report) and exc.report.run is not None:
             message = (
@@ -341,10 +362,12 @@ def main(
         host.error(message, title="Interrupted")
         return int(exc.exit_code)
     except CortexActionError as exc:
+        finishing()
         _print_result(args_list, exc.report, out)
         host.error(exc.message, title=exc.title)
         return int(exc.exit_code)
     except Exception as exc:  # the boundary: a bug still gets a clean message
+        finishing()
         host.error(
             f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug in cortex-action; "
             "please report it with this log.",
@@ -374,7 +397,7 @@ def _execute(  # noqa: PLR0917 - private, called once
         host.detail(f"Using proxy {network.proxy} (from {network.proxy_source}).")
     if settings.ca_bundle or network.trust != "the default CA certificates":
         host.detail(f"Trusting {network.trust}.")
-    with interruptible(), http:
+    with http:
         client = CortexClient(
             http,
             api_root=settings.api_root,
@@ -389,6 +412,7 @@ def _execute(  # noqa: PLR0917 - private, called once
 
         ctx = Context(settings, host, client, clock, sleep, wall)
         result = COMMANDS[settings.command](ctx)
+    finishing()  # the outcome is decided: printing it is not cut short by a late signal
     # stdout is the result; like the log, it never shows the token (a run may echo it back).
     if not isinstance(result, Report):
         host.out.write(host.redact(result.stdout(as_json=bool(getattr(args, "json", False)))))

@@ -22,6 +22,7 @@ from cortex_action.models import Outcome, Run
 from cortex_action.report import Report, redacted
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused
+from cortex_action.signals import finishing
 from cortex_action.waiting import EventKind, Stop, WaitEvent, wait_for_run
 
 
@@ -202,6 +203,7 @@ def reported(ctx: Context, progress: Progress, work: Callable[[], Report]) -> Re
         error = exc
         raise
     finally:
+        finishing()  # the outcome is decided: a late signal must not cut its writing in half
         final = conclude(ctx, progress, error, report)
         if final is not None:
             publish(ctx, final)
