@@ -310,7 +310,7 @@ def _violation(item: Mapping[str, Any]) -> str:
 def parse_page(payload: Any) -> ListPage:
     """Accept a Cortex-style page (a list under some key) and a Spring-style page (``content``)."""
     if isinstance(payload, list):
-        return ListPage([r for r in payload if isinstance(r, dict)], None, None, len(payload), True)
+        return ListPage(_run_objects(payload), None, None, len(payload), True)
     if not isinstance(payload, dict):
         raise TransportError(
             "Cortex answered the run listing with JSON that is not a page: "
@@ -339,9 +339,21 @@ def parse_page(payload: Any) -> ListPage:
 
     last = payload.get("last")
     return ListPage(
-        runs=[r for r in runs if isinstance(r, dict)],
+        runs=_run_objects(runs),
         page=number("page", "number"),
         total_pages=number("totalPages"),
         total=number("total", "totalElements"),
         last=last if isinstance(last, bool) else None,
     )
+
+
+def _run_objects(items: list[Any]) -> list[dict[str, Any]]:
+    """The runs of a page. Anything but objects means this is not a page of runs (a garbled or
+    foreign answer), never "no runs": that would end a listing with exit 0 and nothing found."""
+    strays = sorted({type(item).__name__ for item in items if not isinstance(item, dict)})
+    if strays:
+        raise TransportError(
+            "Cortex answered the run listing with a list that is not a list of run objects "
+            f"(it holds {', '.join(strays)})."
+        )
+    return list(items)

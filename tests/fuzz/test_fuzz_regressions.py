@@ -141,3 +141,35 @@ def test_a_poll_answered_with_another_run_is_not_reported_as_ours(tmp_path: Path
     outputs = parse_github_outputs((tmp_path / "github_output").read_text())
     assert outputs["run-id"] == "r1"
     assert outputs["status"] == "IN_PROGRESS"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [["not", "a", "run"], {"content": [1, 2]}, {"runs": [{"id": "r1"}, None]}],
+    ids=["bare-list-of-strings", "content-of-numbers", "a-null-among-runs"],
+)
+def test_a_listing_that_is_not_a_list_of_runs_is_an_error_not_no_runs(
+    tmp_path: Path, body: object
+) -> None:
+    """A list of anything but run objects is a garbled answer (exit 3), never "0 runs found"
+    with exit 0, which would hide the failure from the pipeline."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/api/v1/workflows/runs":  # the workflow's definition
+            return httpx.Response(200, json={"id": "wf1", "tag": "deploy-service"})
+        return httpx.Response(200, json=body)
+
+    env = github_env(tmp_path, "https://api.example.com")
+    time = FakeTime()
+    out = io.StringIO()
+    code = main(
+        ["list"],
+        env,
+        out=out,
+        err=out,
+        transport=httpx.MockTransport(handler),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert code == 3, out.getvalue()
+    assert "not a list of run objects" in out.getvalue()
