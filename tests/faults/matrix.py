@@ -1,0 +1,451 @@
+"""The fault matrix: every fault, for every request kind, run against the project's emulator.
+
+A case is one fault injected into one kind of request (``trigger``: POST .../runs; ``get``: GET
+.../runs/{id} while following a run; ``list``: GET /workflows/runs) and one run of the real CLI
+(``cli.main``, real HTTP on loopback, the real retry and waiting code). Each case knows its
+documented outcome: *recovered* (the command ends as if nothing happened: exit 0) or *failed
+cleanly* (the documented exit code and a message that says what happened). Each case also
+checks: no traceback, never a second run for one idempotency key (runs counted in the
+emulator), never past ``timeout`` plus ``MARGIN``.
+
+Time runs ``SCALE`` times faster than real time, for the CLI (its clock and sleep, and the
+per-request HTTP timeouts, through ``HarnessTransport``) and for the emulator (its speed), so
+that a 30 s request timeout, a 2-minute ``timeout`` and a budget of 8 attempts with backoff take
+a fraction of a second. Durations below are in scaled seconds unless they say "real".
+
+Run it as a table: ``python benchmarks/fault_matrix.py``; the suite asserts it in
+tests/faults/test_fault_matrix.py.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import fnmatch
+import io
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cortex_action.cli import main
+from cortex_action.emulator import EmulatorServer
+from cortex_action.hosts.github import parse_outputs
+
+SCALE = 40.0
+# The `timeout` input of every case, and how far past it a case may end. The margin is one
+# last request at the minimum per-request timeout (RetryPolicy.min_request_timeout, 2 s), which
+# may be spent on connect and read, plus scheduling slack: see docs/reliability.md.
+TIMEOUT = 120.0
+MARGIN = 5.0
+
+KINDS = ("trigger", "get", "list")
+PATHS = {
+    "trigger": ("POST", "/api/v1/workflows/*/runs"),
+    "get": ("GET", "/api/v1/workflows/*/runs/*"),
+    "list": ("GET", "/api/v1/workflows/runs"),
+}
+WORKFLOW = "deploy-service"
+ENTITY = "service-frontend"
+
+JSON_ERROR = {"type": "X", "message": "upstream trouble", "requestId": "req-1", "httpStatus": 0}
+HTML_ERROR = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+class ScaledTime:
+    """A monotonic clock that runs ``factor`` times faster than real time; sleeps likewise."""
+
+    def __init__(self, factor: float = SCALE) -> None:
+        self.factor = factor
+        self.start = time.monotonic()
+
+    def clock(self) -> float:
+        return (time.monotonic() - self.start) * self.factor
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds / self.factor)
+
+
+class HarnessTransport(httpx.BaseTransport):
+    """The real HTTP transport, with the per-request timeouts scaled like time, and an optional
+    refused connection for the first ``refuse`` requests that match (method, path glob): what a
+    client sees when nothing listens on the port for a while."""
+
+    def __init__(self, factor: float, refuse: tuple[str, str, int] | None = None) -> None:
+        self.factor = factor
+        self.inner = httpx.HTTPTransport()
+        self.refuse = refuse
+        self.refused = 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        request.extensions["timeout"] = {
+            name: (None if value is None else value / self.factor)
+            for name, value in timeouts.items()
+        }
+        if self.refuse is not None:
+            method, pattern, count = self.refuse
+            matches = request.method == method and fnmatch.fnmatchcase(request.url.path, pattern)
+            with self.lock:
+                due = matches and (count == 0 or self.refused < count)
+                if due:
+                    self.refused += 1
+            if due:
+                raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: a name, and how to inject it (an emulator fault spec, or a refusal)."""
+
+    name: str
+    spec: Callable[[], dict[str, Any]] | None = None  # emulator fault fields (without method/path)
+    refuse: int | None = None  # refused connections (0: for ever)
+    closed_port: bool = False  # nothing listens at all (trigger only)
+    # The documented outcome per kind: 0 = recovered; otherwise the exit code and a phrase of
+    # the message. A kind missing here is not applicable (and said so in the table).
+    expect: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+RECOVERED = (0, "")
+
+
+def _all(outcome: tuple[int, str]) -> dict[str, tuple[int, str]]:
+    return dict.fromkeys(KINDS, outcome)
+
+
+def _fixed(spec: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: dict(spec)
+
+
+def _http_date(seconds_ahead: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
+
+
+def _faults() -> list[Fault]:
+    faults = [
+        Fault("connection refused, twice", refuse=2, expect=_all(RECOVERED)),
+        Fault(
+            "connection refused, for ever",
+            refuse=0,
+            expect={
+                "trigger": (3, "could not connect"),
+                "get": (3, "could not connect"),
+                "list": (3, "could not connect"),
+            },
+        ),
+        Fault(
+            "nothing listening on the port",
+            closed_port=True,
+            expect={"trigger": (3, "could not connect")},
+        ),
+        Fault(
+            "dropped before the request is handled",
+            lambda: {"drop": "before"},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "dropped after the request is handled (trigger: run committed)",
+            lambda: {"drop": "after"},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "read timeout (no answer within the request timeout)",
+            # 40 scaled seconds of silence: past the 30 s request timeout.
+            lambda: {"delay": 40.0 / SCALE},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "read timeout, for ever (until `timeout`)",
+            lambda: {"delay": 40.0 / SCALE, "count": 0},
+            expect={
+                "trigger": (3, "would come after the deadline"),
+                "get": (4, "Gave up waiting"),
+                "list": (3, "would come after the deadline"),
+            },
+        ),
+        Fault(
+            "slow server (answers within the request timeout)",
+            lambda: {"delay": 10.0 / SCALE},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "429 without Retry-After", lambda: {"status": 429, "body": None}, expect=_all(RECOVERED)
+        ),
+        Fault(
+            "429 with Retry-After in seconds",
+            lambda: {"status": 429, "retry_after": "3", "body": {"title": "Too Many Requests"}},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "429 with Retry-After as an HTTP date",
+            lambda: {"status": 429, "retry_after": _http_date(3)},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "429 with Retry-After past the deadline",
+            lambda: {"status": 429, "retry_after": "3600"},
+            expect={
+                "trigger": (3, "would come after the deadline"),
+                "get": (4, "Gave up waiting"),
+                "list": (3, "would come after the deadline"),
+            },
+        ),
+    ]
+    bodies: list[tuple[str, Any]] = [("JSON", JSON_ERROR), ("HTML", HTML_ERROR), ("empty", None)]
+    for status in (500, 502, 503, 504):
+        for shape, body in bodies:
+            spec: dict[str, Any] = {"status": status, "body": body}
+            faults.append(
+                Fault(
+                    f"{status} with a {shape} body",
+                    _fixed(spec),
+                    expect=_all(RECOVERED),
+                )
+            )
+    faults += [
+        Fault(
+            "503 for ever (past the retry budget)",
+            lambda: {"status": 503, "body": JSON_ERROR, "count": 0},
+            expect={
+                "trigger": (3, "after 8 attempts"),
+                "get": (3, "after 8 attempts"),
+                "list": (3, "after 8 attempts"),
+            },
+        ),
+        Fault("truncated JSON", lambda: {"malform": "truncated-json"}, expect=_all(RECOVERED)),
+        Fault("malformed JSON", lambda: {"malform": "not-json"}, expect=_all(RECOVERED)),
+        Fault(
+            "body cut short (Content-Length not met)",
+            lambda: {"malform": "short-body"},
+            expect=_all(RECOVERED),
+        ),
+        Fault(
+            "valid JSON, not a run: no `id`",
+            lambda: {"malform": "missing-id"},
+            expect={
+                "trigger": (3, "without a usable `id`"),
+                "get": (3, "without a usable `id`"),
+            },
+        ),
+        Fault(
+            "valid JSON, not a run: `status` a number",
+            lambda: {"malform": "wrong-status-type"},
+            expect={
+                "trigger": (3, "whose `status` is not a text"),
+                "get": (3, "whose `status` is not a text"),
+            },
+        ),
+        Fault(
+            "valid JSON, not an object",
+            lambda: {"malform": "not-an-object"},
+            expect={
+                "trigger": (3, "not a run object"),
+                "get": (3, "not a run object"),
+                "list": (3, "not a list of run objects"),
+            },
+        ),
+        Fault(
+            "valid JSON, not a page (no list of runs)",
+            lambda: {"status": 200, "body": {"page": 0, "total": 3}},
+            expect={"list": (3, "no list of runs")},
+        ),
+        Fault(
+            "valid JSON page, runs without `id` or `status`",
+            lambda: {"status": 200, "body": {"content": [{"status": 5}, {"id": 7}]}},
+            expect={"list": RECOVERED},
+        ),
+    ]
+    return faults
+
+
+FAULTS = _faults()
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    fault: Fault
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}: {self.fault.name}"
+
+    @property
+    def expected(self) -> tuple[int, str]:
+        return self.fault.expect[self.kind]
+
+
+CASES = [Case(kind, fault) for fault in FAULTS for kind in KINDS if kind in fault.expect]
+
+
+@dataclass
+class Result:
+    case: Case
+    exit_code: int
+    log: str
+    outputs: dict[str, str]
+    runs: int  # runs the emulator holds after the case (one created beforehand, for list)
+    keys: int  # distinct Idempotency-Key values among the triggers sent
+    elapsed: float  # scaled seconds, from the start of the command to its end
+    requests: int  # requests of this case's kind that reached the emulator
+
+    @property
+    def traceback(self) -> bool:
+        return "Traceback" in self.log or "internal error" in self.log
+
+    @property
+    def duplicates(self) -> int:
+        """Runs past the one this case's idempotency key may start (list starts none itself)."""
+        return max(0, self.runs - 1) + max(0, self.keys - 1)
+
+    @property
+    def as_expected(self) -> bool:
+        code, phrase = self.case.expected
+        return self.exit_code == code and phrase in self.log
+
+    @property
+    def outcome(self) -> str:
+        if self.exit_code == 0:
+            return "recovered"
+        return f"failed cleanly ({self.exit_code})" if not self.traceback else "TRACEBACK"
+
+
+@contextmanager
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(speed=SCALE) as emu:
+        yield emu
+
+
+def _env(tmp: Path, base_url: str, token: str, sha: str) -> dict[str, str]:
+    (tmp / "out").write_text("")
+    (tmp / "summary").write_text("")
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SHA": sha,
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_OUTPUT": str(tmp / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp / "summary"),
+        "INPUT_API-TOKEN": token,
+        "INPUT_BASE-URL": base_url,
+        "INPUT_WORKFLOW": WORKFLOW,
+        "INPUT_ENTITY": ENTITY,
+        "INPUT_TIMEOUT": f"{int(TIMEOUT)}s",
+    }
+
+
+def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
+    """One case on a reset emulator: inject the fault, run the CLI, count what happened."""
+    emu.reset()
+    method, path = PATHS[case.kind]
+    fault = case.fault
+    base_url = emu.url
+    if case.kind == "list":  # something to list, created before the fault is armed
+        httpx.post(
+            f"{emu.url}/api/v1/workflows/{WORKFLOW}/runs",
+            json={"scope": {"type": "ENTITY", "entityId": ENTITY}},
+            headers={"Authorization": f"Bearer {emu.token}"},
+        ).raise_for_status()
+    if fault.spec is not None:
+        spec = {"count": 1, **fault.spec(), "method": method, "path": path}
+        emu.add_fault(spec)
+    if fault.closed_port:
+        base_url = "http://127.0.0.1:9"  # discard: nothing listens there
+    refuse = None if fault.refuse is None else (method, path, fault.refuse)
+    transport = HarnessTransport(SCALE, refuse)
+    scaled = ScaledTime()
+    sha = f"{number:040x}"
+    argv = ["list"] if case.kind == "list" else []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        env = _env(tmp, base_url, emu.token, sha)
+        out = io.StringIO()
+        code = main(
+            argv,
+            env,
+            out=out,
+            err=out,
+            transport=transport,
+            clock=scaled.clock,
+            sleep=scaled.sleep,
+        )
+        elapsed = scaled.clock()
+        outputs = parse_outputs((tmp / "out").read_text())
+    transport.close()
+    # A request held by a delay fault is still being handled: wait until it is (a delayed
+    # trigger commits its run only now), so it counts here and not in the next case.
+    spec = fault.spec() if fault.spec is not None else {}
+    delay = float(spec.get("delay", 0.0))
+    if delay and spec.get("count") == 0:  # the last attempt may have started just now
+        time.sleep(delay + 0.2)
+    elif delay:  # only the first request was held
+        time.sleep(max(0.0, delay - elapsed / SCALE) + 0.2)
+    sent = [r for r in emu.requests if r.method == method and fnmatch.fnmatchcase(r.path, path)]
+    triggers = PATHS["trigger"][1]
+    keys = {
+        r.headers.get("idempotency-key")
+        for r in emu.requests
+        if r.method == "POST" and fnmatch.fnmatchcase(r.path, triggers)
+    }
+    return Result(
+        case=case,
+        exit_code=code,
+        log=out.getvalue(),
+        outputs=outputs,
+        runs=len(emu.runs),
+        keys=len(keys),
+        elapsed=elapsed,
+        requests=len(sent),
+    )
+
+
+def run_matrix(cases: list[Case] | None = None) -> list[Result]:
+    with emulator() as emu:
+        return [run_case(emu, case, n) for n, case in enumerate(cases or CASES, start=1)]
+
+
+def table(results: list[Result]) -> str:
+    """The matrix as Markdown: one row per fault, one column per request kind, then totals."""
+    by_fault: dict[str, dict[str, Result]] = {}
+    for result in results:
+        by_fault.setdefault(result.case.fault.name, {})[result.case.kind] = result
+    lines = [
+        "| Fault | trigger | get | list |",
+        "|---|---|---|---|",
+    ]
+    for fault in FAULTS:
+        cells = []
+        for kind in KINDS:
+            found = by_fault.get(fault.name, {}).get(kind)
+            if found is None:
+                cells.append("n/a")
+                continue
+            mark = "" if found.as_expected else " **UNEXPECTED**"
+            cells.append(f"{found.outcome}{mark}")
+        lines.append(f"| {fault.name} | " + " | ".join(cells) + " |")
+    tried = len(results)
+    recovered = sum(r.exit_code == 0 for r in results)
+    clean = sum(r.exit_code != 0 and not r.traceback for r in results)
+    duplicates = sum(r.duplicates for r in results)
+    tracebacks = sum(r.traceback for r in results)
+    unexpected = sum(not r.as_expected for r in results)
+    worst = max((r.elapsed - TIMEOUT for r in results), default=0.0)
+    lines += [
+        "",
+        "| Faults tried | Recovered | Failed cleanly | Duplicate runs | Tracebacks | Unexpected |"
+        " Latest end past `timeout` |",
+        "|---|---|---|---|---|---|---|",
+        f"| {tried} | {recovered} | {clean} | {duplicates} | {tracebacks} | {unexpected} | "
+        f"{max(0.0, worst):.1f} s (margin {MARGIN:.0f} s) |",
+    ]
+    return "\n".join(lines)
