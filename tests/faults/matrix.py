@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ SCALE = 40.0
 # may be spent on connect and read, plus scheduling slack: see docs/reliability.md.
 TIMEOUT = 120.0
 MARGIN = 5.0
+# Cases run side by side, each worker with its own emulator.
+WORKERS = 4
 
 KINDS = ("trigger", "get", "list")
 PATHS = {
@@ -409,9 +412,20 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
     )
 
 
-def run_matrix(cases: list[Case] | None = None) -> list[Result]:
-    with emulator() as emu:
-        return [run_case(emu, case, n) for n, case in enumerate(cases or CASES, start=1)]
+def run_matrix(cases: list[Case] | None = None, workers: int = WORKERS) -> list[Result]:
+    """Every case, in order. Cases run in ``workers`` threads, each with its own emulator (the
+    time is mostly spent waiting, so threads share two cores well); the CLI handles signals only
+    on the main thread, which none of this needs."""
+    numbered = list(enumerate(cases or CASES, start=1))
+    chunks = [numbered[i::workers] for i in range(workers)]
+
+    def work(chunk: list[tuple[int, Case]]) -> list[tuple[int, Result]]:
+        with emulator() as emu:
+            return [(n, run_case(emu, case, n)) for n, case in chunk]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = [item for part in pool.map(work, chunks) for item in part]
+    return [result for _, result in sorted(done, key=lambda item: item[0])]
 
 
 def table(results: list[Result]) -> str:

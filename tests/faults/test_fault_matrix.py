@@ -10,27 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.matrix import (
-    CASES,
-    KINDS,
-    MARGIN,
-    TIMEOUT,
-    Case,
-    Result,
-    emulator,
-    run_case,
-    table,
-)
+from tests.faults.matrix import CASES, KINDS, MARGIN, TIMEOUT, Case, Result, run_matrix, table
 
 _RESULTS: dict[str, Result] = {}
 
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Result]]:
-    """Every case, run once on one emulator (reset between cases)."""
-    with emulator() as emu:
-        for number, case in enumerate(CASES, start=1):
-            _RESULTS[case.id] = run_case(emu, case, number)
+    """Every case, run once (emulators are reset between cases)."""
+    for result in run_matrix():
+        _RESULTS[result.case.id] = result
     yield _RESULTS
     _RESULTS.clear()
 
