@@ -211,7 +211,7 @@ def _faults() -> list[Fault]:
             spec: dict[str, Any] = {"status": status, "body": body}
             faults.append(
                 Fault(
-                    f"{status} with a {shape} body",
+                    f"{status}, {shape} body",
                     _fixed(spec),
                     expect=_all(RECOVERED),
                 )
