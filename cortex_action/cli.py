@@ -348,7 +348,7 @@ def _main(  # noqa: PLR0917 - private: main's arguments, passed through
         return _execute(settings, host, args, transport, clock, sleep, now)
     except Interrupted as exc:
         finishing()
-        _print_result(args_list, exc.report, out)
+        _print_result(args_list, exc.report, out, host)
         if isinstance(exc.report, Report) and exc.report.run is not None:
             message = (
                 f"Stopped following run {exc.report.run.id}; outputs and summary were written. "
@@ -363,7 +363,7 @@ def _main(  # noqa: PLR0917 - private: main's arguments, passed through
         return int(exc.exit_code)
     except CortexActionError as exc:
         finishing()
-        _print_result(args_list, exc.report, out)
+        _print_result(args_list, exc.report, out, host)
         host.error(exc.message, title=exc.title)
         return int(exc.exit_code)
     except Exception as exc:  # the boundary: a bug still gets a clean message
@@ -421,9 +421,10 @@ def _execute(  # noqa: PLR0917 - private, called once
     return result.exit_code
 
 
-def _print_result(argv: Sequence[str], report: object | None, out: TextIO) -> None:
+def _print_result(argv: Sequence[str], report: object | None, out: TextIO, host: Host) -> None:
+    # On the way out of an error too, the result never shows the token (a run may echo it).
     if "--json" in argv and isinstance(report, Report):
-        out.write(render.result_json(report, indent=2) + "\n")
+        out.write(host.redact(render.result_json(report, indent=2) + "\n"))
 
 
 def console_main() -> None:

@@ -353,3 +353,41 @@ def test_summary_stays_under_the_limit_however_large_the_run(
     text = summary(report)
     assert len(text.encode()) <= SUMMARY_LIMIT
     _summary_is_inert(text)
+
+
+@pytest.mark.parametrize("github", [True, False], ids=["github", "local"])
+@pytest.mark.parametrize("final", ["FAILED", "COMPLETED"])
+def test_json_result_never_shows_an_echoed_token(tmp_path: Path, github: bool, final: str) -> None:
+    """--json prints the run as Cortex sent it, on success and on the error path (exit 1):
+    a token that Cortex echoes in the run is redacted there too. (A plain token: JSON would
+    escape token's backslash and hide a leak from the check.)"""
+    token = "tok-5ecret-0123456789abcdef"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        state = {"errorMessage": f"bad {token}"}
+        return httpx.Response(
+            201, json={"id": "r1", "status": final, "actions": [{"name": "x", "state": state}]}
+        )
+
+    if github:
+        env = github_env(tmp_path, "https://api.example.com", api_token=token)
+    else:
+        env = {
+            "CORTEX_API_TOKEN": token,
+            "CORTEX_WORKFLOW": "w",
+            "CORTEX_BASE_URL": "https://api.example.com",
+        }
+    out, err = io.StringIO(), io.StringIO()
+    time = FakeTime()
+    code = main(
+        ["run", "--json"],
+        env,
+        out=out,
+        err=err,
+        transport=httpx.MockTransport(handler),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert code == (1 if final == "FAILED" else 0)
+    assert '"runId": "r1"' in out.getvalue()
+    assert token not in _everything_but_masks(out.getvalue() + err.getvalue())
