@@ -31,6 +31,10 @@ fuzz_few = settings(fuzz, max_examples=FEW)
 # A token with characters that mean something to regexes, Markdown, URLs and printf.
 NASTY_TOKEN = "cx.*+?^$|()[]{}\\_`#%s%0A%25<b>&amp;!--5ecret"
 
+# The token as it would appear inside JSON (the outputs' `result`, --json): the backslash is
+# escaped there, so a leak into JSON would not contain the token itself.
+NASTY_TOKEN_FORMS = (NASTY_TOKEN, json.dumps(NASTY_TOKEN)[1:-1])
+
 # Every input of the `run` command, by its public name. `command` is left out on purpose: the
 # other commands (get/wait/list) are their own issue; the fuzzers here exercise `run`.
 INPUTS = (

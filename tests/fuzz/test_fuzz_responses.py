@@ -21,7 +21,14 @@ from cortex_action.client import CortexClient, ListPage, parse_page
 from cortex_action.errors import CortexError
 from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.render import SUMMARY_LIMIT
-from tests.fuzz.strategies import JSON_VALUES, NASTY_TOKEN, SERVER_JSON, fuzz, fuzz_few
+from tests.fuzz.strategies import (
+    JSON_VALUES,
+    NASTY_TOKEN,
+    NASTY_TOKEN_FORMS,
+    SERVER_JSON,
+    fuzz,
+    fuzz_few,
+)
 from tests.support import FakeTime, github_env
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
@@ -56,6 +63,13 @@ BODIES = st.one_of(
         [
             _encode({"message": f"bad token {NASTY_TOKEN}", "requestId": "::error::x"}),
             _encode({"id": "r1", "status": "FAILED", "actions": [{"name": "::warning::x"}]}),
+            _encode(
+                {
+                    "id": "r1",
+                    "status": "FAILED",
+                    "actions": [{"name": NASTY_TOKEN, "state": {"errorMessage": NASTY_TOKEN}}],
+                }
+            ),
             _encode({"id": "run-id<<EOF\nx\nEOF", "status": "COMPLETED\n::error::x"}),
             _encode({"id": "r1", "status": "##[error]x"}),
         ]
@@ -131,7 +145,9 @@ def _check(seen: Seen) -> None:
     assert set(outputs) <= OUTPUT_NAMES
     if outputs:
         assert set(outputs) == OUTPUT_NAMES
-        assert NASTY_TOKEN not in outputs["run-id"] + outputs["status"]
+    for form in NASTY_TOKEN_FORMS:
+        assert form not in seen.outputs_text
+        assert form not in seen.summary
     assert len(seen.summary.encode()) <= SUMMARY_LIMIT
     assert "<script" not in seen.summary.lower()
 
@@ -149,6 +165,7 @@ def test_any_trigger_answer_ends_cleanly(trigger: list[Answer], polls: list[Answ
 @given(polls=st.lists(ANSWERS, min_size=1, max_size=6))
 @example(polls=[Answer(200, _encode({"id": "r1", "status": 42}))])
 @example(polls=[Answer(200, _encode({"status": "COMPLETED"}))])
+@example(polls=[Answer(200, _encode({"id": "r1", "status": "FAILED", "x": NASTY_TOKEN}))])
 def test_any_poll_answer_ends_cleanly(polls: list[Answer]) -> None:
     """Any answer while following the run: a documented exit, and the outputs name the run."""
     seen = _run([Answer(201, _encode({"id": "r1", "status": "IN_PROGRESS"}))], polls)
