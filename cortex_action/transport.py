@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -118,6 +119,52 @@ def ssl_context(ca_bundle: str | None, env: Mapping[str, str]) -> tuple[ssl.SSLC
     return context, trust
 
 
+class WholeRequestTimeout(httpx.BaseTransport):
+    """Bound a whole request, answer included, by its timeout.
+
+    httpx applies a timeout to each socket operation (connect, each write, each read), so a server
+    that trickles its answer a byte at a time, each within the read timeout, could hold a request
+    (and the step) long past ``timeout``. Here the request runs in a daemon thread and the caller
+    waits at most the request's largest timeout for the whole answer; past that, it gets a
+    ``ReadTimeout`` like any slow answer, and the thread is left to end with the connection. The
+    wait is interruptible, so SIGINT/SIGTERM still stop a request at once.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout") or {}
+        limit = max((v for v in timeouts.values() if v is not None), default=None)
+        if limit is None:
+            return self.inner.handle_request(request)
+        answers: list[httpx.Response] = []
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                response = self.inner.handle_request(request)
+                response.read()  # the answer in full, within the same limit
+                answers.append(response)
+            except BaseException as exc:  # handed to the caller, whatever it is
+                errors.append(exc)
+
+        worker = threading.Thread(target=work, name="cortex-action-request", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            raise httpx.ReadTimeout(
+                f"no complete answer within {limit:.0f}s (the answer kept trickling in)",
+                request=request,
+            )
+        if errors:
+            raise errors[0]
+        return answers[0]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def http_client(
     base_url: str,
     ca_bundle: str | None,
@@ -129,5 +176,6 @@ def http_client(
     proxy, source = choose_proxy(base_url, env)
     if transport is not None:
         return httpx.Client(transport=transport, trust_env=False), Network(None, None, trust)
-    client = httpx.Client(verify=context, proxy=proxy, trust_env=False)
+    network = httpx.HTTPTransport(verify=context, proxy=proxy, trust_env=False)
+    client = httpx.Client(transport=WholeRequestTimeout(network), trust_env=False)
     return client, Network(redact(proxy) if proxy else None, source, trust)

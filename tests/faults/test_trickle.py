@@ -1,10 +1,7 @@
-"""A known gap, pinned: a server that trickles its answer a byte at a time, each byte within the
-read timeout, holds a request past ``timeout``. httpx's timeouts apply to each socket operation
-(connect, write, each read), not to a request as a whole, and the client sets no total limit.
-
-The test is a strict xfail: it fails today (the step ends about 6 s after a 1 s timeout) and will
-report XPASS, failing the suite, once the client enforces a total time per request, so that the
-docs (docs/reliability.md, docs/threat-model.md) are updated with the fix.
+"""A server that trickles its answer a byte at a time, each byte within the read timeout: httpx
+times each socket operation, not the request, so without a limit on the whole request such a
+server held the step 6-14 s past a 1-3 s ``timeout``. ``transport.WholeRequestTimeout`` bounds
+the whole request by its timeout.
 """
 
 from __future__ import annotations
@@ -17,9 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cortex_action.cli import main
+from cortex_action.hosts.github import parse_outputs
+from cortex_action.transport import WholeRequestTimeout
 from tests.support import github_env
 
 TRICKLE_EVERY = 0.2  # seconds between bytes: far inside the 2 s shortest read timeout
@@ -61,15 +61,51 @@ def trickling_server() -> Iterator[str]:
         server.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: no total time limit per request; a trickling server outlasts `timeout`",
-)
 def test_a_trickling_answer_is_cut_off_at_the_timeout(
     trickling_server: str, tmp_path: Path
 ) -> None:
+    """The trigger's answer trickles for 6 s with `timeout` 1 s: the step gives up within the
+    margin (exit 3, the deadline named), instead of waiting for the last byte."""
     env = github_env(tmp_path, trickling_server, timeout="1s")
+    out = io.StringIO()
     started = time.monotonic()
-    code = main([], env, out=io.StringIO(), err=io.StringIO())
+    code = main([], env, out=out, err=out)
     took = time.monotonic() - started
     assert took <= 1 + 5, f"ended {took:.1f} s after start, exit {code}"
+    assert code == 3, out.getvalue()
+    assert "no answer within 2s (ReadTimeout)" in out.getvalue()
+    assert "would come after the deadline" in out.getvalue()
+    assert parse_outputs((tmp_path / "github_output").read_text()) == {}
+
+
+def _slow(delay: float) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        time.sleep(delay)
+        return httpx.Response(200, json={"ok": True})
+
+    return httpx.MockTransport(handler)
+
+
+def test_whole_request_timeout_passes_answers_and_errors_through() -> None:
+    """Within the limit: the answer, already read; a transport error: raised as it was."""
+    with httpx.Client(transport=WholeRequestTimeout(_slow(0.0))) as client:
+        response = client.get("http://cortex.test/x", timeout=2.0)
+    assert response.json() == {"ok": True}
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with (
+        httpx.Client(transport=WholeRequestTimeout(httpx.MockTransport(refuse))) as client,
+        pytest.raises(httpx.ConnectError, match="refused"),
+    ):
+        client.get("http://cortex.test/x", timeout=2.0)
+
+
+def test_whole_request_timeout_gives_up_at_the_limit() -> None:
+    """An answer that takes longer than the request's timeout is a ReadTimeout at the limit."""
+    with httpx.Client(transport=WholeRequestTimeout(_slow(1.0))) as client:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout, match="kept trickling in"):
+            client.get("http://cortex.test/x", timeout=0.2)
+        assert time.monotonic() - started < 0.9
