@@ -37,6 +37,7 @@ import httpx
 from cortex_action.cli import main
 from cortex_action.emulator import EmulatorServer
 from cortex_action.hosts.github import parse_outputs
+from cortex_action.transport import WholeRequestTimeout
 
 SCALE = 40.0
 # The `timeout` input of every case, and how far past it a case may end. The margin is one
@@ -85,7 +86,8 @@ class HarnessTransport(httpx.BaseTransport):
 
     def __init__(self, factor: float, refuse: tuple[str, str, int] | None = None) -> None:
         self.factor = factor
-        self.inner = httpx.HTTPTransport()
+        # As in transport.http_client: the whole request bounded by its (scaled) timeout.
+        self.inner = WholeRequestTimeout(httpx.HTTPTransport())
         self.refuse = refuse
         self.refused = 0
         self.lock = threading.Lock()
