@@ -354,6 +354,12 @@ def _main(  # noqa: PLR0917 - private: main's arguments, passed through
                 f"Stopped following run {exc.report.run.id}; outputs and summary were written. "
                 f"The run goes on in Cortex (there is no API to cancel it): {exc.report.run_url}"
             )
+        elif isinstance(exc.report, Report):  # the trigger was in flight
+            message = (
+                "Stopped before Cortex confirmed a run; it may have started anyway: look for it "
+                f"in Cortex: {exc.report.run_url}. Repeating this job attempt is safe: it sends "
+                f"the same idempotency key ({exc.report.idempotency_key})."
+            )
         else:
             message = (
                 "Stopped before Cortex confirmed a run; nothing was written. A trigger that was "

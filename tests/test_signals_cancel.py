@@ -141,8 +141,9 @@ SIGNAL_IDS = ["SIGINT", "SIGTERM"]
 def test_signal_during_the_trigger_request(
     slow_cortex: tuple[SlowCortex, str], tmp_path: Path, sig: int, code: int
 ) -> None:
-    """The trigger is in flight (Cortex slow to answer): stop at once; no run is known, so no
-    outputs, and the log says a repeat is safe with the same idempotency key."""
+    """The trigger is in flight (Cortex slow to answer): stop at once. No run is known, but one
+    may have started: the summary and the log say where to look and that a repeat is safe (the
+    same idempotency key); the outputs carry the key and the runs page, and no run id."""
     cortex, url = slow_cortex
     proc = subprocess.Popen(
         ENTRYPOINT,
@@ -155,9 +156,18 @@ def test_signal_during_the_trigger_request(
     assert ended.code == code, ended.log
     assert ended.took < EXIT_WITHIN
     assert cortex.seen == ["POST"]
-    assert ended.outputs == {}
-    assert "Stopped before Cortex confirmed a run" in ended.log
-    assert "same idempotency key" in ended.log
+    key = ended.outputs["idempotency-key"]
+    assert key.startswith("cortex-action-")
+    assert ended.outputs["run-id"] == ""
+    assert ended.outputs["status"] == ""
+    assert ended.outputs["run-url"].endswith("/admin/workflows?activeTab=runs")
+    name = "SIGTERM" if code == 143 else "SIGINT"
+    assert f"Interrupted by {name} before Cortex confirmed a run" in ended.summary
+    assert "may have started the run" in ended.summary
+    assert "/admin/workflows?activeTab=runs" in ended.summary  # the link
+    assert key in ended.summary
+    assert "Stopped before Cortex confirmed a run; it may have started anyway" in ended.log
+    assert f"same idempotency key ({key})" in ended.log
     assert "Traceback" not in ended.log
 
 

@@ -6,7 +6,7 @@ Shared by ``run`` (after the trigger) and ``wait`` (an existing run).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cortex_action import render, render_files
 from cortex_action.commands.context import Context
@@ -161,6 +161,8 @@ def conclude(
     if report is not None:
         return report
     if progress.run is None:
+        if isinstance(error, Interrupted) and progress.idempotency_key:
+            return _interrupted_trigger(ctx, progress, error)
         return None
     if isinstance(error, Interrupted):
         name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
@@ -171,6 +173,21 @@ def conclude(
     if isinstance(error, CortexActionError):
         return progress.report(ctx, error.exit_code, error.message.splitlines()[0])
     return progress.report(ctx, ExitCode.CORTEX_ERROR, f"Stopped by an unexpected error: {error!r}")
+
+
+def _interrupted_trigger(ctx: Context, progress: Progress, error: Interrupted) -> Report:
+    """Interrupted while the trigger was in flight: Cortex may have started the run. Say where to
+    look and that a repeat is safe, in the summary and the outputs (the key, the runs page)."""
+    name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
+    progress.notes.append(
+        f"Interrupted by {name} while the trigger was in flight: Cortex may have started the run "
+        f"anyway. Look for it in Cortex: {ctx.runs_url} . Re-running this job attempt sends the "
+        f"same idempotency key ({progress.idempotency_key}), so it cannot start a second run."
+    )
+    report = progress.report(
+        ctx, error.exit_code, f"Interrupted by {name} before Cortex confirmed a run."
+    )
+    return replace(report, run_url=ctx.runs_url)
 
 
 def publish(ctx: Context, report: Report) -> None:
