@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import time as real_time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pytest_httpserver import HTTPServer
@@ -38,6 +39,24 @@ class FakeTime:
         assert seconds >= 0
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class Timekeeper(Protocol):
+    """What ``cli.main`` is given for time: a monotonic clock and a sleep."""
+
+    def clock(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealTime:
+    """The machine's own monotonic clock and sleep, as the entry point gives them."""
+
+    def clock(self) -> float:
+        return real_time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        real_time.sleep(seconds)
 
 
 @dataclass
@@ -94,10 +113,11 @@ def invoke(
     env: Mapping[str, str],
     argv: Iterable[str] = (),
     *,
-    time: FakeTime | None = None,
+    time: Timekeeper | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Outcome:
-    """Run ``cli.main`` as the entry point would, with fake time; collect what a user sees."""
+    """Run ``cli.main`` as the entry point would, with fake time unless given another;
+    collect what a user sees."""
     time = time or FakeTime()
     out, err = io.StringIO(), io.StringIO()
     code = main(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import email.utils
 import fnmatch
-import io
 import tempfile
 import threading
 import time
@@ -34,10 +33,9 @@ from typing import Any
 
 import httpx
 
-from cortex_action.cli import main
 from cortex_action.emulator import EmulatorServer
-from cortex_action.hosts.github import parse_outputs
 from cortex_action.transport import WholeRequestTimeout
+from tests.support import invoke
 
 SCALE = 40.0
 # The `timeout` input of every case, and how far past it a case may end. The margin is one
@@ -378,18 +376,8 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         env = _env(tmp, base_url, emu.token, sha)
-        out = io.StringIO()
-        code = main(
-            argv,
-            env,
-            out=out,
-            err=out,
-            transport=transport,
-            clock=scaled.clock,
-            sleep=scaled.sleep,
-        )
+        result = invoke(env, argv, time=scaled, transport=transport)
         elapsed = scaled.clock()
-        outputs = parse_outputs((tmp / "out").read_text())
     transport.close()
     # A request held by a delay fault is still being handled: wait until it is (a delayed
     # trigger commits its run only now), so it counts here and not in the next case.
@@ -408,9 +396,9 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
     }
     return Result(
         case=case,
-        exit_code=code,
-        log=out.getvalue(),
-        outputs=outputs,
+        exit_code=result.exit_code,
+        log=result.log,
+        outputs=result.outputs,
         runs=len(emu.runs),
         keys=len(keys),
         elapsed=elapsed,

@@ -6,7 +6,6 @@ the whole request by its timeout.
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import threading
@@ -17,10 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cortex_action.cli import main
-from cortex_action.hosts.github import parse_outputs
 from cortex_action.transport import WholeRequestTimeout
-from tests.support import github_env
+from tests.support import RealTime, github_env, invoke
 
 TRICKLE_EVERY = 0.2  # seconds between bytes: far inside the 2 s shortest read timeout
 
@@ -67,15 +64,14 @@ def test_a_trickling_answer_is_cut_off_at_the_timeout(
     """The trigger's answer trickles for 6 s with `timeout` 1 s: the step gives up within the
     margin (exit 3, the deadline named), instead of waiting for the last byte."""
     env = github_env(tmp_path, trickling_server, timeout="1s")
-    out = io.StringIO()
     started = time.monotonic()
-    code = main([], env, out=out, err=out)
+    result = invoke(env, time=RealTime())
     took = time.monotonic() - started
-    assert took <= 1 + 5, f"ended {took:.1f} s after start, exit {code}"
-    assert code == 3, out.getvalue()
-    assert "no answer within 2s (ReadTimeout)" in out.getvalue()
-    assert "would come after the deadline" in out.getvalue()
-    assert parse_outputs((tmp_path / "github_output").read_text()) == {}
+    assert took <= 1 + 5, f"ended {took:.1f} s after start, exit {result.exit_code}"
+    assert result.exit_code == 3, result.log
+    assert "no answer within 2s (ReadTimeout)" in result.log
+    assert "would come after the deadline" in result.log
+    assert result.outputs == {}
 
 
 def _slow(delay: float) -> httpx.MockTransport:

@@ -10,7 +10,6 @@ the documented margin (docs/reliability.md).
 
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,10 @@ import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cortex_action.cli import main
 from cortex_action.errors import CortexError, DeadlineReached, RetriesExhausted, TransportError
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.retry import RetryPolicy, Transient, call_with_retries
 from tests.fuzz.strategies import fuzz, fuzz_few
-from tests.support import FakeTime, github_env
+from tests.support import FakeTime, github_env, invoke
 
 POLICY = RetryPolicy()
 # How far past the deadline an invocation may end: one last request at the shortest timeout.
@@ -137,18 +134,8 @@ def _cli(
 
     with tempfile.TemporaryDirectory() as tmp:
         env = github_env(Path(tmp), "https://api.example.com", timeout=f"{timeout}s")
-        out = io.StringIO()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=out,
-            transport=httpx.MockTransport(handler),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
-        outputs = parse_github_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
-    return code, out.getvalue(), time.now - started, time.sleeps, outputs
+        result = invoke(env, time=time, transport=httpx.MockTransport(handler))
+    return result.exit_code, result.log, time.now - started, time.sleeps, result.outputs
 
 
 @fuzz_few
@@ -213,17 +200,8 @@ def test_a_retry_after_past_the_deadline_ends_at_once_and_says_why(
     time = FakeTime()
     with tempfile.TemporaryDirectory() as tmp:
         env = github_env(Path(tmp), "https://api.example.com", timeout=f"{timeout}s")
-        out = io.StringIO()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=out,
-            transport=handler_factory(time),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
-    log = out.getvalue()
+        result = invoke(env, time=time, transport=handler_factory(time))
+    code, log = result.exit_code, result.log
     spent_before = sum(time.sleeps[:1]) if phase == "wait" else 0.0
     if retry_after >= timeout - spent_before:
         assert code == (3 if phase == "trigger" else 4), log

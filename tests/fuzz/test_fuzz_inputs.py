@@ -6,7 +6,6 @@ and no request at all when the exit is 2.
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from collections.abc import Mapping
@@ -17,7 +16,6 @@ import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cortex_action.cli import main
 from cortex_action.errors import InputError
 from cortex_action.parse import parse_header_token
 from cortex_action.settings import Settings, load_settings
@@ -29,7 +27,7 @@ from tests.fuzz.strategies import (
     fuzz,
     fuzz_few,
 )
-from tests.support import FakeTime, github_env
+from tests.support import github_env, invoke
 
 # What an InputError's problems may start with: an input's public name and a colon.
 NAMES = (*INPUTS, "api-token", "api-token-file", "run-id", "output-dir", "command", "cortex-action")
@@ -121,18 +119,8 @@ def _run_cli(env: dict[str, str], argv: list[str] | None = None) -> tuple[int, s
         requests.append(request)
         return httpx.Response(201, json={"id": "r1", "status": "COMPLETED"})
 
-    time = FakeTime()
-    out, err = io.StringIO(), io.StringIO()
-    code = main(
-        argv or [],
-        env,
-        out=out,
-        err=err,
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-    )
-    return code, out.getvalue() + err.getvalue(), len(requests), Path(env["GITHUB_OUTPUT"])
+    result = invoke(env, argv or [], transport=httpx.MockTransport(handler))
+    return result.exit_code, result.log, len(requests), Path(env["GITHUB_OUTPUT"])
 
 
 def _log_without_masks(log: str) -> str:

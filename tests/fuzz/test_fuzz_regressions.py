@@ -5,23 +5,17 @@ Each was once an ``Unexpected error`` (exit 3, "this is a bug") or leaked part o
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cortex_action.cli import main
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
-from tests.support import TOKEN, FakeTime, github_env
+from tests.support import TOKEN, github_env, invoke
 
 
 def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:
-    env = github_env(tmp_path, "https://api.example.com", **inputs)
-    time = FakeTime()
-    out, err = io.StringIO(), io.StringIO()
-    code = main([], env, out=out, err=err, transport=handler, clock=time.clock, sleep=time.sleep)
-    return code, out.getvalue() + err.getvalue()
+    result = invoke(github_env(tmp_path, "https://api.example.com", **inputs), transport=handler)
+    return result.exit_code, result.log
 
 
 def _never_called(request: httpx.Request) -> httpx.Response:
@@ -125,22 +119,11 @@ def test_a_poll_answered_with_another_run_is_not_reported_as_ours(tmp_path: Path
         return httpx.Response(200, json={"id": "r2", "status": "COMPLETED"})
 
     env = github_env(tmp_path, "https://api.example.com")
-    time = FakeTime()
-    out = io.StringIO()
-    code = main(
-        [],
-        env,
-        out=out,
-        err=io.StringIO(),
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-    )
-    assert code == 3, out.getvalue()
-    assert "answered a request for run r1 with another run, 'r2'" in out.getvalue()
-    outputs = parse_github_outputs((tmp_path / "github_output").read_text())
-    assert outputs["run-id"] == "r1"
-    assert outputs["status"] == "IN_PROGRESS"
+    result = invoke(env, transport=httpx.MockTransport(handler))
+    assert result.exit_code == 3, result.stdout
+    assert "answered a request for run r1 with another run, 'r2'" in result.stdout
+    assert result.outputs["run-id"] == "r1"
+    assert result.outputs["status"] == "IN_PROGRESS"
 
 
 @pytest.mark.parametrize(
@@ -160,16 +143,6 @@ def test_a_listing_that_is_not_a_list_of_runs_is_an_error_not_no_runs(
         return httpx.Response(200, json=body)
 
     env = github_env(tmp_path, "https://api.example.com")
-    time = FakeTime()
-    out = io.StringIO()
-    code = main(
-        ["list"],
-        env,
-        out=out,
-        err=out,
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-    )
-    assert code == 3, out.getvalue()
-    assert "not a list of run objects" in out.getvalue()
+    result = invoke(env, ["list"], transport=httpx.MockTransport(handler))
+    assert result.exit_code == 3, result.log
+    assert "not a list of run objects" in result.log

@@ -5,7 +5,6 @@ no forged output, a summary under 1 MiB.
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cortex_action.cli import main
 from cortex_action.client import CortexClient, ListPage, parse_page
 from cortex_action.errors import CortexError
 from cortex_action.hosts.github import parse_outputs as parse_github_outputs
@@ -29,7 +27,7 @@ from tests.fuzz.strategies import (
     fuzz,
     fuzz_few,
 )
-from tests.support import FakeTime, github_env
+from tests.support import FakeTime, github_env, invoke
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
@@ -107,25 +105,16 @@ def _run(trigger: list[Answer], polls: list[Answer], timeout: str = "2m") -> See
             Path(tmp), "https://api.example.com", api_token=NASTY_TOKEN, timeout=timeout
         )
         time = FakeTime()
-        out, err = io.StringIO(), io.StringIO()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=err,
-            transport=httpx.MockTransport(handler),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
+        result = invoke(env, time=time, transport=httpx.MockTransport(handler))
         started = 1000.0
         # The documented margin past `timeout` (docs/reliability.md): one request timeout (2 s
         # minimum near the deadline) plus scheduling slack; FakeTime only moves on sleeps.
         assert time.now - started <= 120 + 5, time.sleeps
         return Seen(
-            code,
-            out.getvalue() + err.getvalue(),
+            result.exit_code,
+            result.log,
             Path(env["GITHUB_OUTPUT"]).read_text(),
-            Path(env["GITHUB_STEP_SUMMARY"]).read_text(),
+            result.summary,
         )
 
 

@@ -7,7 +7,6 @@ from a file, and every log level of the HTTP stack.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -21,12 +20,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from werkzeug import Response
 
-from cortex_action.cli import main
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.render import SUMMARY_LIMIT
 from tests.fuzz.strategies import NASTY_TOKEN, NASTY_TOKEN_FORMS, fuzz_few
 from tests.support import (
-    FakeTime,
     ScriptedCortex,
     github_env,
     invoke,
@@ -129,20 +125,10 @@ def test_token_never_in_exception_text_or_repr_when_httpx_raises(tmp_path: Path)
             raise failure
 
         env = github_env(tmp_path, "https://api.example.com", api_token=NASTY_TOKEN)
-        time = FakeTime()
-        out = io.StringIO()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=out,
-            transport=httpx.MockTransport(handler),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
-        assert code == 3, out.getvalue()
-        assert NASTY_TOKEN not in _everything_but_masks(out.getvalue())
-        assert "internal error" not in out.getvalue()
+        result = invoke(env, transport=httpx.MockTransport(handler))
+        assert result.exit_code == 3, result.log
+        assert NASTY_TOKEN not in _everything_but_masks(result.log)
+        assert "internal error" not in result.log
 
 
 @fuzz_few
@@ -158,21 +144,11 @@ def test_any_header_safe_token_round_trips_through_add_mask(token: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = github_env(Path(tmp), "https://api.example.com", api_token=token)
-        out = io.StringIO()
-        time = FakeTime()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=out,
-            transport=httpx.MockTransport(handler),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
-    assert code == 3
-    masks = [line for line in out.getvalue().splitlines() if line.startswith("::add-mask::")]
+        result = invoke(env, transport=httpx.MockTransport(handler))
+    assert result.exit_code == 3
+    masks = [line for line in result.log.splitlines() if line.startswith("::add-mask::")]
     assert [runner_unescape(m.removeprefix("::add-mask::")) for m in masks] == [token]
-    assert token not in _everything_but_masks(out.getvalue())
+    assert token not in _everything_but_masks(result.log)
 
 
 # -- Cortex's text ------------------------------------------------------------------------------
@@ -288,23 +264,10 @@ def test_cortex_text_never_becomes_a_command_an_output_or_markup(
 
     with tempfile.TemporaryDirectory() as tmp:
         env = github_env(Path(tmp), "https://api.example.com", timeout="1m")
-        out = io.StringIO()
-        time = FakeTime()
-        code = main(
-            [],
-            env,
-            out=out,
-            err=out,
-            transport=httpx.MockTransport(scripted),
-            clock=time.clock,
-            sleep=time.sleep,
-        )
-        outputs_text = Path(env["GITHUB_OUTPUT"]).read_text()
-        summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
-    log = out.getvalue()
+        result = invoke(env, transport=httpx.MockTransport(scripted))
+    code, log, outputs, summary = result.exit_code, result.log, result.outputs, result.summary
     assert code in (0, 1, 3), log
     _log_is_inert(log)
-    outputs = parse_github_outputs(outputs_text)
     if code == 3:  # a status that is not a text: refused before any run was known
         assert outputs == {}
         assert summary == ""
@@ -378,17 +341,7 @@ def test_json_result_never_shows_an_echoed_token(tmp_path: Path, github: bool, f
             "CORTEX_WORKFLOW": "w",
             "CORTEX_BASE_URL": "https://api.example.com",
         }
-    out, err = io.StringIO(), io.StringIO()
-    time = FakeTime()
-    code = main(
-        ["run", "--json"],
-        env,
-        out=out,
-        err=err,
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-    )
-    assert code == (1 if final == "FAILED" else 0)
-    assert '"runId": "r1"' in out.getvalue()
-    assert token not in _everything_but_masks(out.getvalue() + err.getvalue())
+    result = invoke(env, ["run", "--json"], transport=httpx.MockTransport(handler))
+    assert result.exit_code == (1 if final == "FAILED" else 0)
+    assert '"runId": "r1"' in result.stdout
+    assert token not in _everything_but_masks(result.log)
