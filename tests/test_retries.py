@@ -106,7 +106,21 @@ def test_persistent_5xx_exhausts_the_budget_with_exit_3(
     assert result.exit_code == 3
     assert len(cortex.requests("POST")) == 8
     assert "Gave up on triggering workflow 'deploy-service' after 8 attempts" in result.stdout
+    # A 503 may come after Cortex committed the run: no run id, but the key and where to look.
+    assert result.outputs["run-id"] == ""
+    assert result.outputs["status"] == ""
+    sent_key = cortex.requests("POST")[0].headers["Idempotency-Key"]
+    assert result.outputs["idempotency-key"] == sent_key
+    assert "Cortex may have started the run anyway" in result.summary
+
+
+def test_refusal_writes_no_outputs(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """A 4xx refusal started nothing, so nothing is written for later steps."""
+    cortex.on_trigger(json_response({"message": "nope"}, 403))
+    result = invoke(github_env(tmp_path, cortex.base_url))
+    assert result.exit_code == 3
     assert result.outputs == {}
+    assert result.summary == ""
 
 
 @pytest.mark.parametrize(

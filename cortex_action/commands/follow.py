@@ -15,7 +15,9 @@ from cortex_action.errors import (
     DeadlineReached,
     ExitCode,
     Interrupted,
+    RetriesExhausted,
     RunFailed,
+    TransportError,
     WaitTimeout,
 )
 from cortex_action.models import Outcome, Run
@@ -161,8 +163,11 @@ def conclude(
     if report is not None:
         return report
     if progress.run is None:
-        if isinstance(error, Interrupted) and progress.idempotency_key:
-            return _interrupted_trigger(ctx, progress, error)
+        # The trigger got no usable answer, but it may have reached Cortex: say so, with the key.
+        if isinstance(error, Interrupted | TransportError | RetriesExhausted) and (
+            progress.idempotency_key
+        ):
+            return _unconfirmed_trigger(ctx, progress, error)
         return None
     if isinstance(error, Interrupted):
         name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
@@ -175,18 +180,29 @@ def conclude(
     return progress.report(ctx, ExitCode.CORTEX_ERROR, f"Stopped by an unexpected error: {error!r}")
 
 
-def _interrupted_trigger(ctx: Context, progress: Progress, error: Interrupted) -> Report:
-    """Interrupted while the trigger was in flight: Cortex may have started the run. Say where to
-    look and that a repeat is safe, in the summary and the outputs (the key, the runs page)."""
-    name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
+def _unconfirmed_trigger(
+    ctx: Context, progress: Progress, error: Interrupted | CortexActionError
+) -> Report:
+    """The trigger was interrupted or got no usable answer: Cortex may have started the run. Say
+    where to look and that a repeat is safe, in the summary and the outputs (the key, the runs
+    page)."""
+    if isinstance(error, Interrupted):
+        name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
+        what, headline = (
+            f"Interrupted by {name} while the trigger was in flight",
+            f"Interrupted by {name} before Cortex confirmed a run.",
+        )
+    else:
+        what, headline = (
+            "The trigger got no usable answer",
+            f"Cortex did not confirm a run: {error.message.splitlines()[0]}",
+        )
     progress.notes.append(
-        f"Interrupted by {name} while the trigger was in flight: Cortex may have started the run "
-        f"anyway. Look for it in Cortex: {ctx.runs_url} . Re-running this job attempt sends the "
-        f"same idempotency key ({progress.idempotency_key}), so it cannot start a second run."
+        f"{what}: Cortex may have started the run anyway. Look for it in Cortex: "
+        f"{ctx.runs_url} . Re-running this job attempt sends the same idempotency key "
+        f"({progress.idempotency_key}), so it cannot start a second run."
     )
-    report = progress.report(
-        ctx, error.exit_code, f"Interrupted by {name} before Cortex confirmed a run."
-    )
+    report = progress.report(ctx, error.exit_code, headline)
     return replace(report, run_url=ctx.runs_url)
 
 
