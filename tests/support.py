@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -21,6 +22,10 @@ from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 
 TOKEN = "test-token-5ecret"
 SHA = "0123456789abcdef0123456789abcdef01234567"
+
+# Every input action.yml declares, in its order: GitHub sets each of them for a Docker action.
+ACTION_YML = Path(__file__).parents[1] / "action.yml"
+DECLARED_INPUTS: tuple[str, ...] = tuple(yaml.safe_load(ACTION_YML.read_text("utf-8"))["inputs"])
 
 
 @dataclass
@@ -74,22 +79,7 @@ class Outcome:
 
 def github_env(tmp_path: Path, base_url: str, **inputs: str) -> dict[str, str]:
     """The environment GitHub gives a Docker action: every declared input set, most empty."""
-    declared = [
-        "api-token",
-        "base-url",
-        "allow-insecure-http",
-        "app-url",
-        "workflow",
-        "entity",
-        "initial-context",
-        "run-as",
-        "notification-recipients",
-        "idempotency-key",
-        "wait",
-        "timeout",
-        "on-paused",
-    ]
-    env = {f"INPUT_{name.upper()}": "" for name in declared}
+    env = {f"INPUT_{name.upper()}": "" for name in DECLARED_INPUTS}
     env.update(
         {
             "GITHUB_ACTIONS": "true",

@@ -15,6 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.support import DECLARED_INPUTS
+
 # Examples per property: cheap properties (pure parsing) and ones that run the whole CLI.
 # FUZZ_SCALE=10 (say) runs ten times as many, for a deeper search by hand.
 _SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1") or "1"))
@@ -35,23 +37,25 @@ NASTY_TOKEN = "cx.*+?^$|()[]{}\\_`#%s%0A%25<b>&amp;!--5ecret"
 # escaped there, so a leak into JSON would not contain the token itself.
 NASTY_TOKEN_FORMS = (NASTY_TOKEN, json.dumps(NASTY_TOKEN)[1:-1])
 
-# Every input of the `run` command, by its public name. `command` is left out on purpose: the
-# other commands (get/wait/list) are their own issue; the fuzzers here exercise `run`.
-INPUTS = (
-    "base-url",
-    "allow-insecure-http",
-    "app-url",
-    "workflow",
-    "entity",
-    "initial-context",
-    "run-as",
-    "notification-recipients",
-    "idempotency-key",
-    "wait",
-    "timeout",
-    "on-paused",
-    "ca-bundle",
+# Every input of the `run` command, by its public name: what action.yml declares, but for the
+# token (set on its own), `command` (the other commands, get/wait/list, are their own issue; the
+# fuzzers here exercise `run`), `output-dir` (a fuzzed folder would get result files written
+# into it) and the inputs that only the other commands read.
+NOT_RUN_INPUTS = frozenset(
+    {
+        "api-token",
+        "command",
+        "output-dir",
+        "run-id",
+        "search",
+        "initiated-by",
+        "started-after",
+        "started-before",
+        "status",
+        "limit",
+    }
 )
+INPUTS = tuple(name for name in DECLARED_INPUTS if name not in NOT_RUN_INPUTS)
 
 # Values that have broken parsers before, or that mean something to a host or a shell.
 SPECIAL = st.sampled_from(
