@@ -131,3 +131,29 @@ def test_token_file_flag(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3  # nothing listens on port 9: the token was accepted
     assert "from-file" not in result.log
+
+
+def test_action_yml_defaults_never_hide_cortex_variables() -> None:
+    """GitHub sets every input to its action.yml default, so those defaults must be empty."""
+    import yaml
+
+    action = yaml.safe_load((Path(__file__).parent.parent / "action.yml").read_text())
+    env = {
+        f"INPUT_{name.upper()}": str(spec.get("default", ""))
+        for name, spec in action["inputs"].items()
+    }
+    env.update(
+        {
+            "INPUT_API-TOKEN": "t",
+            "INPUT_WORKFLOW": "w",
+            "CORTEX_BASE_URL": "http://127.0.0.1:8080",
+            "CORTEX_TIMEOUT": "5m",
+            "CORTEX_WAIT": "false",
+            "CORTEX_ON_PAUSED": "fail",
+        }
+    )
+    settings = load_settings(env)
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.timeout == 300
+    assert settings.wait is False
+    assert settings.on_paused is OnPaused.FAIL
