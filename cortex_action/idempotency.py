@@ -17,6 +17,12 @@ from typing import Any
 
 SHA_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+_DERIVED = re.compile(r"cortex-action-(?:[0-9a-f]{7,12}-\d+-[0-9a-f]{16}|random-[0-9a-f]{32})")
+
+
+def looks_derived(key: str) -> bool:
+    """Whether ``key`` has the shape of a key this tool derives (from a commit, or random)."""
+    return _DERIVED.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,29 @@ def test_missing_sha_warns_and_uses_a_random_key(cortex: ScriptedCortex, tmp_pat
     assert result.exit_code == 0
     assert result.outputs["idempotency-key"].startswith("cortex-action-random-")
     assert "::warning title=No commit SHA::" in result.stdout
+
+
+def test_key_inherited_from_an_earlier_job_is_not_reused(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A key derived for another request (GitLab's dotenv hands it on) is replaced, and said so."""
+    cortex.statuses("COMPLETED")
+    env = github_env(tmp_path, cortex.base_url, entity="service-frontend")
+    first = invoke(env)
+    inherited = first.outputs["idempotency-key"]
+    second = invoke({**env, "INPUT_ENTITY": "service-backend", "CORTEX_IDEMPOTENCY_KEY": inherited})
+    keys = [p.headers["Idempotency-Key"] for p in cortex.requests("POST")]
+    assert keys[0] == inherited
+    assert keys[1] != inherited
+    assert "::warning title=Idempotency key::" in second.stdout
+    # The same request with the inherited key is the duplicate pipeline: the key stays.
+    third = invoke({**env, "CORTEX_IDEMPOTENCY_KEY": inherited})
+    assert cortex.requests("POST")[2].headers["Idempotency-Key"] == inherited
+    assert "Idempotency key::" not in third.stdout
+
+
+def test_own_key_is_kept_as_given(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """A key of the user's own shape is sent as is, whatever the request."""
+    cortex.statuses("COMPLETED")
+    invoke(github_env(tmp_path, cortex.base_url, idempotency_key="release-2026-11-30"))
+    assert cortex.requests("POST")[0].headers["Idempotency-Key"] == "release-2026-11-30"

@@ -8,7 +8,7 @@ from typing import Any
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import Progress, follow, reported
 from cortex_action.errors import ExitCode
-from cortex_action.idempotency import Key, commit_sha, derive_key
+from cortex_action.idempotency import Key, commit_sha, derive_key, looks_derived
 from cortex_action.report import Report
 from cortex_action.sanitize import log_text
 from cortex_action.settings import Settings
@@ -30,16 +30,29 @@ def request_body(settings: Settings) -> dict[str, Any]:
 
 
 def idempotency_key(ctx: Context, body: dict[str, Any]) -> Key:
+    """The given key, else the derived one; a key we derived for another request is not reused."""
     settings = ctx.settings
-    if settings.idempotency_key:
-        return Key(settings.idempotency_key, "given by the `idempotency-key` input")
     assert settings.workflow is not None
-    return derive_key(
+    derived = derive_key(
         workflow=settings.workflow,
         body=body,
         sha=commit_sha(ctx.host.env),
         attempt=ctx.host.run_attempt,
     )
+    given = settings.idempotency_key
+    if not given:
+        return derived
+    if looks_derived(given) and given != derived.value:
+        # GitLab passes an earlier job's cortex-action.env (CORTEX_IDEMPOTENCY_KEY) on to later
+        # jobs, where it reads as this input: reusing it would replay that job's run.
+        ctx.host.warning(
+            f"idempotency-key {given} was derived by cortex-action for another request (an "
+            "earlier job's cortex-action.env passes CORTEX_IDEMPOTENCY_KEY on to later jobs); "
+            f"using the key derived for this request instead: {derived.value}",
+            title="Idempotency key",
+        )
+        return derived
+    return Key(given, "given by the `idempotency-key` input")
 
 
 def run(ctx: Context) -> Report:
