@@ -43,6 +43,14 @@ HINTS: dict[int, str] = {
         'the workflow has "Runnable via API" switched on; the Workflow Runs API is enabled '
         "for the tenant."
     ),
+    409: (
+        "Cortex runs at most 5 workflow runs at once (paused runs don't count): the trigger "
+        "was retried with the same idempotency key, waiting for a free slot, until `timeout`."
+    ),
+    429: (
+        "Cortex's rate limit, or its limit of 5 workflow runs at once: the request was retried "
+        "as Retry-After asked, until `timeout`."
+    ),
     404: (
         "Check `workflow` (its tag or id), `entity` and `run-id`, and that `base-url` points at "
         "your Cortex tenant (self-hosted installs and other regions have their own host)."
@@ -111,7 +119,7 @@ class CortexClient:
         url = f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
         payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline)
         run = parse_run(payload, what=f"run {run_id}")
-        if run.id != run_id:
+        if run.id.lower() != run_id.lower():
             # Never start reporting another run's status and id as if it were ours.
             raise TransportError(
                 f"Cortex answered a request for run {run_id} with another run, "
@@ -221,7 +229,11 @@ class CortexClient:
                 ),
             )
         error = api_error(response)
-        if status in RETRY_STATUSES or status in extra_retry:
+        if status == 429 or status in extra_retry:
+            # Busy, not broken: the rate limit, or (for a trigger) the limit of 5 runs at once.
+            # Retried until `timeout`, however long that is, never against the attempt budget.
+            raise Transient(error, retry_after=error.retry_after, counts=False)
+        if status in RETRY_STATUSES:
             raise Transient(error, retry_after=error.retry_after)
         raise error
 

@@ -35,12 +35,19 @@ class RetryPolicy:
 
 
 class Transient(Exception):
-    """A failure worth another attempt; carries the error to report if attempts run out."""
+    """A failure worth another attempt; carries the error to report if attempts run out.
 
-    def __init__(self, error: CortexError, retry_after: float | None = None) -> None:
+    ``counts`` is False for "busy, come back later" answers (429, a trigger's 409 at the limit of
+    concurrent runs): those are retried until the deadline, not against ``max_attempts``.
+    """
+
+    def __init__(
+        self, error: CortexError, retry_after: float | None = None, *, counts: bool = True
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,8 @@ def call_with_retries(
     """
     delays: Iterator[float] = backoff.expo(factor=policy.base_delay, max_value=policy.max_delay)
     next(delays)  # backoff's generators start with a priming yield
-    number = 0
+    number = 0  # attempts made
+    failures = 0  # of them, failures that count against max_attempts
     while True:
         number += 1
         remaining = deadline - clock()
@@ -103,7 +111,8 @@ def call_with_retries(
         except Transient as transient:
             last = transient
         remaining = deadline - clock()
-        if number >= policy.max_attempts:
+        failures += last.counts
+        if failures >= policy.max_attempts:
             raise RetriesExhausted(
                 f"{last.error}\nGave up on {what} after {number} attempts."
             ) from None

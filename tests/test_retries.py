@@ -216,3 +216,31 @@ def test_malformed_run_objects_are_a_clean_error(cortex: ScriptedCortex, tmp_pat
     assert result.exit_code == 3
     assert "without a usable `id`" in result.stdout
     assert "Traceback" not in result.log
+
+
+@pytest.mark.parametrize("status", [409, 429])
+def test_busy_answers_are_retried_until_the_timeout_not_the_attempt_budget(
+    cortex: ScriptedCortex, tmp_path: Path, status: int
+) -> None:
+    """At the concurrency limit a trigger keeps trying for as long as timeout allows."""
+    busy = json_response({"message": "Too many concurrent runs"}, status, {"Retry-After": "20"})
+    cortex.on_trigger(*([busy] * 30), json_response(run_object(status="IN_PROGRESS"), 201))
+    cortex.statuses("COMPLETED")
+    time = FakeTime()
+    result = invoke(github_env(tmp_path, cortex.base_url, timeout="30m"), time=time)
+    assert result.exit_code == 0, result.log
+    assert len(cortex.requests("POST")) == 31
+    assert len({p.headers["Idempotency-Key"] for p in cortex.requests("POST")}) == 1
+    assert time.now - 1000.0 >= 30 * 20
+
+
+def test_busy_answers_end_at_the_deadline_with_exit_3(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A trigger still refused for a free slot when timeout runs out ends with exit 3."""
+    cortex.on_trigger(json_response({"message": "Too many concurrent runs"}, 409))
+    time = FakeTime()
+    result = invoke(github_env(tmp_path, cortex.base_url, timeout="5m"), time=time)
+    assert result.exit_code == 3
+    assert "would come after the deadline" in result.stdout
+    assert time.now - 1000.0 <= 300
