@@ -15,6 +15,7 @@ from werkzeug import Request
 
 from cortex_action import cli
 from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from tests.support import DECLARED_INPUTS, SHA
 from tests.support import FakeTime as FakeClock
 
 __all__ = ["FakeClock"]
@@ -46,30 +47,15 @@ def github_env(server: HTTPServer, tmp_path: Path, **inputs: str) -> dict[str, s
     summary = tmp_path / "step_summary"
     out.touch()
     summary.touch()
-    env = {
+    env = {"INPUT_" + name.upper(): "" for name in DECLARED_INPUTS}
+    env |= {
         "GITHUB_ACTIONS": "true",
         "GITHUB_OUTPUT": str(out),
         "GITHUB_STEP_SUMMARY": str(summary),
-        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "GITHUB_SHA": SHA,
         "INPUT_API-TOKEN": TOKEN,
         "INPUT_BASE-URL": server.url_for("/").rstrip("/"),
     }
-    for name in (
-        "command",
-        "workflow",
-        "entity",
-        "run-id",
-        "search",
-        "initiated-by",
-        "started-after",
-        "started-before",
-        "status",
-        "limit",
-        "timeout",
-        "on-paused",
-        "wait",
-    ):
-        env["INPUT_" + name.upper()] = ""
     for name, value in inputs.items():
         env["INPUT_" + name.replace("_", "-").upper()] = value
     return env

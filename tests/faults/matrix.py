@@ -35,7 +35,7 @@ import httpx
 
 from cortex_action.emulator import EmulatorServer
 from cortex_action.transport import WholeRequestTimeout
-from tests.support import invoke
+from tests.support import github_env, invoke
 
 SCALE = 40.0
 # The `timeout` input of every case, and how far past it a case may end. The margin is one
@@ -334,23 +334,6 @@ def emulator() -> Iterator[EmulatorServer]:
         yield emu
 
 
-def _env(tmp: Path, base_url: str, token: str, sha: str) -> dict[str, str]:
-    (tmp / "out").write_text("")
-    (tmp / "summary").write_text("")
-    return {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_SHA": sha,
-        "GITHUB_RUN_ATTEMPT": "1",
-        "GITHUB_OUTPUT": str(tmp / "out"),
-        "GITHUB_STEP_SUMMARY": str(tmp / "summary"),
-        "INPUT_API-TOKEN": token,
-        "INPUT_BASE-URL": base_url,
-        "INPUT_WORKFLOW": WORKFLOW,
-        "INPUT_ENTITY": ENTITY,
-        "INPUT_TIMEOUT": f"{int(TIMEOUT)}s",
-    }
-
-
 def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
     """One case on a reset emulator: inject the fault, run the CLI, count what happened."""
     emu.reset()
@@ -375,7 +358,15 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
     argv = ["list"] if case.kind == "list" else []
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        env = _env(tmp, base_url, emu.token, sha)
+        env = github_env(
+            tmp,
+            base_url,
+            api_token=emu.token,
+            workflow=WORKFLOW,
+            entity=ENTITY,
+            timeout=f"{int(TIMEOUT)}s",
+        )
+        env["GITHUB_SHA"] = sha
         result = invoke(env, argv, time=scaled, transport=transport)
         elapsed = scaled.clock()
     transport.close()
