@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -100,6 +100,19 @@ def _env(tmp_path: Path, base_url: str) -> dict[str, str]:
     return {**keep, **github_env(tmp_path, base_url)}
 
 
+def _start(
+    tmp_path: Path, base_url: str, command: Sequence[str] = ENTRYPOINT
+) -> subprocess.Popen[str]:
+    """The entry point as a runner starts it, on GitHub's environment; stderr into stdout."""
+    return subprocess.Popen(
+        command,
+        env=_env(tmp_path, base_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @dataclass
 class Ended:
     code: int
@@ -110,9 +123,16 @@ class Ended:
 
 
 def _interrupt(
-    proc: subprocess.Popen[str], cortex: SlowCortex, sig: int, tmp_path: Path, *, target: int
+    proc: subprocess.Popen[str],
+    cortex: SlowCortex,
+    sig: int,
+    tmp_path: Path,
+    *,
+    target: int | None = None,
 ) -> Ended:
-    """Wait for the phase, send ``sig`` to ``target`` (the process, or PID 1 of a namespace)."""
+    """Wait for the phase, send ``sig`` to ``target`` (PID 1 of a namespace; by default the
+    process itself)."""
+    target = proc.pid if target is None else target
     try:
         assert cortex.arrived.wait(20), "the request never arrived"
         time.sleep(0.2)  # well inside the request (held open) or the first sleep (>= 0.5 s)
@@ -145,14 +165,7 @@ def test_signal_during_the_trigger_request(
     may have started: the summary and the log say where to look and that a repeat is safe (the
     same idempotency key); the outputs carry the key and the runs page, and no run id."""
     cortex, url = slow_cortex
-    proc = subprocess.Popen(
-        ENTRYPOINT,
-        env=_env(tmp_path, url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ended = _interrupt(proc, cortex, sig, tmp_path, target=proc.pid)
+    ended = _interrupt(_start(tmp_path, url), cortex, sig, tmp_path)
     assert ended.code == code, ended.log
     assert ended.took < EXIT_WITHIN
     assert cortex.seen == ["POST"]
@@ -192,14 +205,7 @@ def test_signal_during_a_poll_request(
 ) -> None:
     """A poll is in flight: stop at once; outputs name the run with its last status seen."""
     cortex, url = slow_cortex
-    proc = subprocess.Popen(
-        ENTRYPOINT,
-        env=_env(tmp_path, url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ended = _interrupt(proc, cortex, sig, tmp_path, target=proc.pid)
+    ended = _interrupt(_start(tmp_path, url), cortex, sig, tmp_path)
     assert cortex.seen == ["POST", "GET"]
     _check_run_known(ended, code)
 
@@ -211,14 +217,7 @@ def test_signal_during_the_sleep_between_polls(
 ) -> None:
     """Between polls (the sleep): stop at once, without waiting for the next poll."""
     cortex, url = slow_cortex
-    proc = subprocess.Popen(
-        ENTRYPOINT,
-        env=_env(tmp_path, url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ended = _interrupt(proc, cortex, sig, tmp_path, target=proc.pid)
+    ended = _interrupt(_start(tmp_path, url), cortex, sig, tmp_path)
     assert cortex.seen == ["POST", "GET"]
     _check_run_known(ended, code)
 
@@ -246,13 +245,7 @@ def test_signal_as_pid_1(
     """As PID 1 (a container's entrypoint), where the kernel gives no default action for
     SIGTERM/SIGINT: our handlers still stop the wait and write outputs and summary."""
     cortex, url = slow_cortex
-    proc = subprocess.Popen(
-        [*UNSHARE, *ENTRYPOINT],
-        env=_env(tmp_path, url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start(tmp_path, url, [*UNSHARE, *ENTRYPOINT])
     assert cortex.arrived.wait(20), "the request never arrived"
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
     pid_1 = int(children[0])

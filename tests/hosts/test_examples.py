@@ -48,6 +48,17 @@ def tool(name: str) -> str:
     return path
 
 
+def passes(*argv: str) -> None:
+    """A linter run on an example: it must pass; what it says is the failure message."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def matches_schema(schema: str, example: str) -> None:
+    """check-jsonschema with one of its built-in schemas, on one example."""
+    passes(tool("check-jsonschema"), "--builtin-schema", schema, str(EXAMPLES / example))
+
+
 def cortex_variables() -> set[str]:
     """Every CORTEX_* name the settings read."""
     names = {f"CORTEX_{field.upper()}" for field in Settings.model_fields}
@@ -58,30 +69,11 @@ def cortex_variables() -> set[str]:
 
 
 def test_github_example_passes_actionlint() -> None:
-    done = subprocess.run(
-        [tool("actionlint"), "-no-color", str(EXAMPLES / "github-workflow.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    passes(tool("actionlint"), "-no-color", str(EXAMPLES / "github-workflow.yml"))
 
 
 def test_github_example_matches_the_workflow_schema() -> None:
-    done = subprocess.run(
-        [
-            tool("check-jsonschema"),
-            "--builtin-schema",
-            "vendor.github-workflows",
-            str(EXAMPLES / "github-workflow.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    matches_schema("vendor.github-workflows", "github-workflow.yml")
 
 
 def _cortex_step(workflow: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -173,19 +165,7 @@ def gitlab_jobs() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
 
 
 def test_gitlab_example_matches_the_gitlab_ci_schema() -> None:
-    done = subprocess.run(
-        [
-            tool("check-jsonschema"),
-            "--builtin-schema",
-            "vendor.gitlab-ci",
-            str(EXAMPLES / "gitlab-ci.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    matches_schema("vendor.gitlab-ci", "gitlab-ci.yml")
 
 
 def test_gitlab_example_follows_the_rules_it_relies_on() -> None:
