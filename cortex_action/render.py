@@ -8,10 +8,12 @@ from typing import Any
 
 from cortex_action.models import Outcome
 from cortex_action.report import Report
-from cortex_action.sanitize import markdown_code, markdown_text
+from cortex_action.sanitize import json_for_log, markdown_code, markdown_text
 
 # GitHub refuses a step summary over 1 MiB; stay well clear of it.
 SUMMARY_LIMIT = 1_000_000
+# GitHub caps outputs too (about 1 MB per step); a larger value is slimmed.
+OUTPUT_LIMIT = 900_000
 MAX_BLOCK_ROWS = 200
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
@@ -57,7 +59,21 @@ def result_object(report: Report) -> dict[str, Any]:
 
 
 def result_json(report: Report, *, indent: int | None = None) -> str:
-    return json.dumps(result_object(report), indent=indent, ensure_ascii=False, default=str)
+    """The result as JSON, safe to print into a CI log as well as to store."""
+    text = json.dumps(result_object(report), indent=indent, ensure_ascii=False, default=str)
+    return json_for_log(text)
+
+
+def _result_output(report: Report) -> str:
+    """The run as JSON for the ``result`` output; a run too large for GitHub is cut to its core."""
+    if report.run is None:
+        return ""
+    text = json.dumps(report.run.raw, ensure_ascii=False, default=str)
+    if len(text.encode()) > OUTPUT_LIMIT:
+        core = {k: report.run.raw.get(k) for k in ("id", "status", "workflow")}
+        core["truncated"] = "too large for a step output; read the run with `cortex-action get`"
+        text = json.dumps(core, ensure_ascii=False, default=str)
+    return text
 
 
 def outputs(report: Report) -> dict[str, str]:
@@ -67,7 +83,7 @@ def outputs(report: Report) -> dict[str, str]:
         "status": report.status or "",
         "run-url": report.run_url or "",
         "idempotency-key": report.idempotency_key or "",
-        "result": json.dumps(report.run.raw, ensure_ascii=False, default=str) if report.run else "",
+        "result": _result_output(report),
     }
 
 
@@ -90,7 +106,8 @@ def summary(report: Report) -> str:
         f"| Workflow | {markdown_code(report.workflow)} |",
     ]
     if report.scope:
-        scope = report.scope + (f" {markdown_code(report.entity)}" if report.entity else "")
+        scope = markdown_text(report.scope, 40)
+        scope += f" {markdown_code(report.entity)}" if report.entity else ""
         lines.append(f"| Scope | {scope} |")
     if report.run:
         link = f" ([open in Cortex]({report.run_url}))" if report.run_url else ""

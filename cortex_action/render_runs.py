@@ -15,14 +15,17 @@ from typing import Any
 
 from cortex_action import dates
 from cortex_action.models import classify
-from cortex_action.render import ICONS
+from cortex_action.render import ICONS, OUTPUT_LIMIT, SUMMARY_LIMIT
 from cortex_action.report import Report
-from cortex_action.sanitize import defuse_commands, log_text, markdown_code, markdown_text
+from cortex_action.sanitize import (
+    defuse_commands,
+    json_for_log,
+    log_text,
+    markdown_code,
+    markdown_text,
+)
 
 MISSING = "-"
-SUMMARY_LIMIT = 1_000_000
-# GitHub caps what one job's outputs may hold (1 MiB); keep `runs` well below it.
-OUTPUT_LIMIT = 900_000
 MAX_CELL = 48
 
 
@@ -174,20 +177,18 @@ def table(runs: Sequence[Mapping[str, Any]]) -> str:
     return defuse_commands("\n".join(lines)) + "\n"
 
 
-def _safe_json(text: str) -> str:
-    # JSON printed into a CI log must not carry the `##[command]` form either; `\u0023` is the
-    # same `#` to a JSON parser.
-    return text.replace("##[", "#\\u0023[")
-
-
 def json_array(runs: Sequence[Mapping[str, Any]], *, indent: int | None = 2) -> str:
     """The runs exactly as Cortex sent them, as one JSON array."""
-    return _safe_json(json.dumps(list(runs), indent=indent, ensure_ascii=False, default=str)) + "\n"
+    return (
+        json_for_log(json.dumps(list(runs), indent=indent, ensure_ascii=False, default=str)) + "\n"
+    )
 
 
 def json_lines(runs: Sequence[Mapping[str, Any]]) -> str:
     """One run per line, as Cortex sent it."""
-    return "".join(_safe_json(json.dumps(r, ensure_ascii=False, default=str)) + "\n" for r in runs)
+    return "".join(
+        json_for_log(json.dumps(r, ensure_ascii=False, default=str)) + "\n" for r in runs
+    )
 
 
 def list_outputs(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], bool]:

@@ -52,3 +52,9 @@ def markdown_code(text: str, limit: int = 200) -> str:
     # Code spans show text literally, so no HTML escaping; only what ends the span or the cell.
     text = _CONTROL.sub(" ", text).replace("\n", " ").replace("`", "'").replace("|", "\\|")
     return f"`{text}`" if text.strip() else "(empty)"
+
+
+def json_for_log(text: str) -> str:
+    """JSON text that can be printed into a CI log: the ``##[command]`` form is written
+    ``#\\u0023[``, which is the same ``#`` to any JSON parser."""
+    return text.replace("##[", "#\\u0023[")

@@ -100,3 +100,50 @@ def test_token_redacted_before_markdown_escaping(cortex: ScriptedCortex, tmp_pat
     assert "with" not in result.summary.replace("without", "")
     assert "specials" not in result.summary
     assert "specials" not in json.dumps(result.outputs)
+
+
+def test_json_result_on_a_github_log_cannot_carry_a_command(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """--json on GitHub prints into the log: ##[ is escaped, and the JSON still parses the same."""
+    message = "boom ##[error]injected"
+    cortex.statuses("FAILED", actions=[{"name": "b", "state": {"errorMessage": message}}])
+    result = invoke(github_env(tmp_path, cortex.base_url), ["run", "--json"])
+    assert result.exit_code == 1
+    assert "##[" not in result.stdout
+    start = result.stdout.index("{\n  \"command\"")
+    end = result.stdout.index("\n}", start) + 2
+    data = json.loads(result.stdout[start:end])
+    assert data["run"]["actions"][0]["state"]["errorMessage"] == message
+
+
+def test_scope_from_cortex_is_escaped_in_the_summary() -> None:
+    """A scope type is Cortex's text too: it can't break the table or add HTML."""
+    from cortex_action.models import Run
+    from cortex_action.render import summary
+    from cortex_action.report import Report
+
+    report = Report(
+        command="get",
+        workflow="w",
+        exit_code=0,
+        headline="h",
+        run=Run("r", "COMPLETED", {}),
+        scope="<IMG SRC=X>|X|",
+    )
+    text = summary(report)
+    assert "<IMG" not in text
+    assert "| Scope | &lt;IMG SRC=X&gt;\\|X\\| |" in text
+
+
+def test_huge_run_is_cut_to_its_core_in_the_result_output(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A run too large for a GitHub output keeps its id and status and says it was cut."""
+    cortex.statuses("COMPLETED", context={"blob": "x" * 1_200_000})
+    result = invoke(github_env(tmp_path, cortex.base_url))
+    assert result.exit_code == 0
+    data = json.loads(result.outputs["result"])
+    assert data["id"] == "run-1"
+    assert data["status"] == "COMPLETED"
+    assert "too large" in data["truncated"]
