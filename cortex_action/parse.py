@@ -53,7 +53,11 @@ def parse_context(text: str) -> dict[str, Any]:
             value = json.loads(stripped)
             # What httpx will send: strict JSON, so NaN, Infinity and 1e400 (a float overflow)
             # must be refused here, not when the request body is encoded.
-            json.dumps(value, allow_nan=False)
+            json.dumps(value, allow_nan=False, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800": not sendable as UTF-8
+            raise ValueError(
+                "looks like JSON but holds an escape (\\ud800-\\udfff) that is not valid text"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"looks like JSON but does not parse: {exc.msg} at line {exc.lineno} "

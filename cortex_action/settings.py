@@ -384,6 +384,11 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any] | None = None
     for layer in layers:  # later layers win
         merged.update(layer)
     problems = _missing(merged)
+    for name, value in list(merged.items()):
+        # Bytes that are not UTF-8 reach os.environ as lone surrogates: refuse them here, once.
+        if isinstance(value, str) and not _is_text(value):
+            problems.append(f"{input_name(name)}: expected UTF-8 text; the value has invalid bytes")
+            del merged[name]
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
@@ -391,6 +396,14 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, Any] | None = None
     if problems:
         raise InputError(problems)
     return settings
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _describe(exc: ValidationError) -> list[str]:

@@ -105,3 +105,17 @@ def test_ca_bundle_that_is_missing_exits_2(cortex: ScriptedCortex, tmp_path: Pat
     assert result.exit_code == 2
     assert "ca-bundle: cannot load" in result.stderr
     assert cortex.requests() == []
+
+
+def test_invalid_bytes_and_lone_surrogates_are_input_errors(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """Non-UTF-8 bytes in a variable, or a \\ud800 escape in JSON, are exit 2, not a crash."""
+    env = github_env(tmp_path, cortex.base_url)
+    env["INPUT_ENTITY"] = "svc-\udcff"  # how Python shows a non-UTF-8 byte from the environment
+    env["INPUT_INITIAL-CONTEXT"] = '{"a": "\\ud800"}'
+    result = invoke(env)
+    assert result.exit_code == 2, result.log
+    assert "entity: expected UTF-8 text" in result.stdout
+    assert "initial-context: looks like JSON but holds an escape" in result.stdout
+    assert cortex.requests() == []
