@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from cortex_action.cli import main
 from tests.support import SHA, TOKEN, FakeTime, ScriptedCortex, github_env, invoke, json_response
 
 
@@ -268,3 +270,19 @@ def test_long_not_initiated_says_it_waits_for_a_slot(
     cortex.statuses("IN_PROGRESS", "COMPLETED")
     quick = invoke(github_env(tmp_path / ".." / tmp_path.name, cortex.base_url))
     assert "free slot" not in quick.stdout
+
+
+def test_unwritable_outputs_file_keeps_the_run_exit_code(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A GITHUB_OUTPUT or summary that can't be written is a warning; a failed run still exits 1."""
+    cortex.statuses("FAILED")
+    env = github_env(tmp_path, cortex.base_url)
+    env["GITHUB_OUTPUT"] = str(tmp_path / "missing-dir" / "out")
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path)  # a folder: can't be opened for appending
+    time = FakeTime()
+    stdout = io.StringIO()
+    code = main([], env, out=stdout, err=stdout, clock=time.clock, sleep=time.sleep)
+    assert code == 1, stdout.getvalue()
+    assert "::warning title=Outputs::Could not write step outputs" in stdout.getvalue()
+    assert "::warning title=Outputs::Could not write the job summary" in stdout.getvalue()

@@ -84,16 +84,23 @@ class GitHubHost(Host):
             while delimiter in value:  # a value can't end the heredoc early
                 delimiter = f"ghadelimiter_{uuid.uuid4()}"
             chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write("".join(chunks))
+        self._append(path, "".join(chunks), "step outputs (GITHUB_OUTPUT)")
 
     def write_summary(self, markdown: str) -> None:
         path = self.env.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        with Path(path).open("a", encoding="utf-8") as handle:
-            text = self.redact(markdown)
-            handle.write(text if text.endswith("\n") else text + "\n")
+        text = self.redact(markdown)
+        self._append(path, text if text.endswith("\n") else text + "\n", "the job summary")
+
+    def _append(self, path: str, text: str, what: str) -> None:
+        # Said, not raised: this runs on the way out of a failed run too, and must not turn its
+        # exit code into another one.
+        try:
+            with Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            self.warning(f"Could not write {what} to {path}: {exc}", title="Outputs")
 
 
 def parse_outputs(text: str) -> dict[str, str]:
