@@ -360,11 +360,8 @@ def _main(  # noqa: PLR0917 - private: main's arguments, passed through
                 f"in Cortex: {exc.report.run_url}. Repeating this job attempt is safe: it sends "
                 f"the same idempotency key ({exc.report.idempotency_key})."
             )
-        else:
-            message = (
-                "Stopped before Cortex confirmed a run; nothing was written. A trigger that was "
-                "in flight is safe to repeat: this job attempt sends the same idempotency key."
-            )
+        else:  # get, list, or before any request: nothing was started or written
+            message = "Stopped; nothing was written."
         host.error(message, title="Interrupted")
         return int(exc.exit_code)
     except CortexActionError as exc:

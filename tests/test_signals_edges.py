@@ -99,7 +99,7 @@ def test_signal_before_the_work_starts_is_a_clean_interrupt(
     assert f"EXIT {code}" in log, log
     assert status == 0  # the child printed main's code itself
     assert outputs == {}
-    assert "Stopped before Cortex confirmed a run" in log
+    assert "Stopped; nothing was written." in log
 
 
 @pytest.mark.parametrize("where", ["outputs", "summary"])
