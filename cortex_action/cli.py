@@ -98,7 +98,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="true|false",
         help="follow the run (default true)",
     )
-    group.add_argument("--no-wait", dest="wait", action="store_const", const="false")
+    group.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_const",
+        const="false",
+        help="the same as --wait false",
+    )
     group.add_argument("--timeout", help="how long to wait: 90, 90s, 15m, 1h30m (default 30m)")
     group.add_argument("--on-paused", help="wait (default), succeed or fail")
     _add_connection_options(parser)
