@@ -94,8 +94,8 @@ def github_env(tmp_path: Path, base_url: str, **inputs: str) -> dict[str, str]:
     )
     for key, value in inputs.items():
         env[f"INPUT_{key.upper().replace('_', '-')}"] = value
-    (tmp_path / "github_output").touch()
-    (tmp_path / "step_summary").touch()
+    (tmp_path / "github_output").write_text("")  # each step's own, empty at its start
+    (tmp_path / "step_summary").write_text("")
     return env
 
 

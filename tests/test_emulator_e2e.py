@@ -6,47 +6,21 @@ a pipeline against a Cortex tenant.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cortex_action.cli import main
 from cortex_action.emulator import EmulatorServer, default_config
 from cortex_action.emulator.testing import EmulatorFactory
-from cortex_action.hosts.github import parse_outputs
-from tests.support import SHA
+from tests.support import Outcome, RealTime, github_env, invoke
 
 
-@dataclass
-class Result:
-    code: int
-    log: str
-    outputs: dict[str, str]
-    summary: str
-
-
-def run_action(emu: EmulatorServer, tmp_path: Path, **inputs: str) -> Result:
+def run_action(emu: EmulatorServer, tmp_path: Path, **inputs: str) -> Outcome:
     """Run the action as GitHub would (INPUT_* variables) against ``emu``, in real time."""
-    out, summary = tmp_path / "out", tmp_path / "summary"
-    out.write_text("")
-    summary.write_text("")
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_SHA": SHA,
-        "GITHUB_OUTPUT": str(out),
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "INPUT_API-TOKEN": emu.token,
-        "INPUT_BASE-URL": emu.url,
-        "INPUT_TIMEOUT": "60s",
-        **{f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()},
-    }
-    stdout = io.StringIO()
-    code = main([], env, out=stdout, err=stdout)
-    return Result(code, stdout.getvalue(), parse_outputs(out.read_text()), summary.read_text())
+    given = {"api_token": emu.token, "timeout": "60s", **inputs}
+    return invoke(github_env(tmp_path, emu.url, **given), time=RealTime())
 
 
 @pytest.mark.parametrize(
@@ -64,7 +38,7 @@ def test_each_ending_has_its_exit_code(
 ) -> None:
     """Completed runs exit 0, failed, timed-out and cancelled ones exit 1, with outputs."""
     result = run_action(emulator, tmp_path, workflow=workflow, entity=entity)
-    assert result.code == code, result.log
+    assert result.exit_code == code, result.log
     assert result.outputs["status"] == status
     assert emulator.run(result.outputs["run-id"])["status"] == status
     assert status.replace("_", "\\_") in result.summary  # Markdown-escaped
@@ -99,7 +73,7 @@ def test_refusals_exit_3_and_start_nothing(
 ) -> None:
     """Not runnable, scope mismatch, unknown variable or entity: exit 3, no run."""
     result = run_action(emulator, tmp_path, **inputs)
-    assert result.code == 3, result.log
+    assert result.exit_code == 3, result.log
     assert text in result.log
     assert emulator.runs == []
 
@@ -109,7 +83,7 @@ def test_view_only_token_is_told_which_permission(emulator: EmulatorServer, tmp_
     result = run_action(
         emulator, tmp_path, workflow="scaffold-repo", api_token="emulator-view-only"
     )
-    assert result.code == 3
+    assert result.exit_code == 3
     assert "Execute Workflow Runs" in result.log
 
 
@@ -117,7 +91,7 @@ def test_same_commit_twice_starts_one_run(emulator: EmulatorServer, tmp_path: Pa
     """Two pipelines for the same commit send one key, and Cortex starts one run."""
     first = run_action(emulator, tmp_path, workflow="scaffold-repo")
     second = run_action(emulator, tmp_path, workflow="scaffold-repo")
-    assert first.code == second.code == 0
+    assert first.exit_code == second.exit_code == 0
     assert first.outputs["run-id"] == second.outputs["run-id"]
     assert len(emulator.runs) == 1
 
@@ -128,7 +102,7 @@ def test_dropped_trigger_answer_is_retried_into_one_run(
     """The connection drops after the run is created; the retry replays it: one run."""
     emulator.add_fault(method="POST", path="/api/v1/workflows/*/runs", drop="after")
     result = run_action(emulator, tmp_path, workflow="scaffold-repo")
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert len(emulator.runs) == 1
     posts = [r for r in emulator.requests if r.method == "POST"]
     assert len(posts) == 2
@@ -150,7 +124,7 @@ def test_paused_run_resumed_by_a_person_completes(emulator: EmulatorServer, tmp_
     helper.start()
     result = run_action(emulator, tmp_path, workflow="needs-approval")
     helper.join()
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert "PAUSED" in result.log
     assert result.outputs["status"] == "COMPLETED"
 
@@ -158,7 +132,7 @@ def test_paused_run_resumed_by_a_person_completes(emulator: EmulatorServer, tmp_
 def test_paused_with_on_paused_fail_exits_1(emulator: EmulatorServer, tmp_path: Path) -> None:
     """on-paused fail ends the step at the pause."""
     result = run_action(emulator, tmp_path, workflow="needs-approval", on_paused="fail")
-    assert result.code == 1
+    assert result.exit_code == 1
     assert result.outputs["status"] == "PAUSED"
 
 
@@ -167,7 +141,7 @@ def test_run_without_initiator_pauses(emulator: EmulatorServer, tmp_path: Path) 
     paused = run_action(emulator, tmp_path, workflow="needs-initiator", on_paused="succeed")
     assert paused.outputs["status"] == "PAUSED"
     done = run_action(emulator, tmp_path, workflow="needs-initiator", run_as="dev@example.com")
-    assert done.code == 0, done.log
+    assert done.exit_code == 0, done.log
     assert done.outputs["status"] == "COMPLETED"
 
 
@@ -176,7 +150,7 @@ def test_timeout_on_a_long_run_exits_4_in_time(emulator: EmulatorServer, tmp_pat
     started = time.monotonic()
     result = run_action(emulator, tmp_path, workflow="long-running", timeout="3s")
     took = time.monotonic() - started
-    assert result.code == 4
+    assert result.exit_code == 4
     assert result.outputs["status"] == "IN_PROGRESS"
     assert took < 3 + 2.5
 
@@ -192,9 +166,9 @@ def test_sixth_run_waits_for_a_free_slot(
         busy = run_action(
             emu, tmp_path, workflow="long-running", wait="false", idempotency_key=f"busy-{number}"
         )
-        assert busy.code == 0, busy.log
+        assert busy.exit_code == 0, busy.log
     result = run_action(emu, tmp_path, workflow="scaffold-repo")
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert len([r for r in emu.runs if r["workflow"]["tag"] == "scaffold-repo"]) == 1
     if mode == "refuse":
         assert "Cortex asked to retry after" in result.log
