@@ -117,8 +117,10 @@ def call_with_retries(
                 f"{last.error}\nGave up on {what} after {number} attempts."
             ) from None
         if last.retry_after is not None:
-            delay = last.retry_after
-            reason = f"Cortex asked to retry after {delay:.0f}s"
+            # Never below base_delay: a "Retry-After: 0" answered again and again must not turn
+            # into a tight loop until the deadline.
+            delay = max(last.retry_after, policy.base_delay)
+            reason = f"Cortex asked to retry after {last.retry_after:.0f}s"
         else:
             delay = jitter(next(delays))
             reason = "retrying with backoff"

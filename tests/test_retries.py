@@ -244,3 +244,15 @@ def test_busy_answers_end_at_the_deadline_with_exit_3(
     assert result.exit_code == 3
     assert "would come after the deadline" in result.stdout
     assert time.now - 1000.0 <= 300
+
+
+def test_retry_after_zero_forever_is_not_a_tight_loop(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """A 429 with Retry-After: 0 on every try waits at least a second between tries."""
+    cortex.on_trigger(json_response({"message": "busy"}, 429, {"Retry-After": "0"}))
+    time = FakeTime()
+    result = invoke(github_env(tmp_path, cortex.base_url, timeout="1m"), time=time)
+    assert result.exit_code == 3
+    assert min(time.sleeps) >= 1.0
+    assert len(cortex.requests("POST")) <= 61
