@@ -137,3 +137,8 @@ class Interrupted(BaseException):
     @property
     def exit_code(self) -> ExitCode:
         return ExitCode.SIGTERM if self.signum == 15 else ExitCode.SIGINT
+
+    @property
+    def name(self) -> str:
+        """``SIGINT`` or ``SIGTERM``, for messages."""
+        return self.exit_code.name

@@ -115,7 +115,8 @@ def summary(report: Report) -> str:
         lines.append(f"| Status | {markdown_text(report.run.status)} |")
     lines.append(f"| Duration | {format_duration(report.duration)} |")
     if report.idempotency_key:
-        lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)} |")
+        source = f" ({markdown_text(report.key_source, 300)})" if report.key_source else ""
+        lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)}{source} |")
     lines.append(f"| Exit code | {report.exit_code} |")
     if report.job_url:
         # A link only when the URL can't break out of it; it comes from the CI's environment.

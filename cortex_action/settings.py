@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     def _context(cls, value: Any) -> Any:
         return parse.parse_context(value) if isinstance(value, str) else value
 
-    @field_validator("run_as", mode="before")
+    @field_validator("run_as", "initiated_by", mode="before")
     @classmethod
     def _email(cls, value: Any) -> Any:
         return parse.parse_email(value) if isinstance(value, str) else value
@@ -186,11 +186,6 @@ class Settings(BaseSettings):
     @classmethod
     def _header_token(cls, value: Any) -> Any:
         return parse.parse_header_token(value) if isinstance(value, str) else value
-
-    @field_validator("initiated_by", mode="before")
-    @classmethod
-    def _initiator(cls, value: Any) -> Any:
-        return parse.parse_email(value) if isinstance(value, str) else value
 
     @field_validator("search", mode="before")
     @classmethod
@@ -309,7 +304,7 @@ class Settings(BaseSettings):
 
     @property
     def token(self) -> str:
-        assert self.api_token is not None  # guaranteed by _cross_checks
+        assert self.api_token is not None  # guaranteed by load_settings (_missing)
         return self.api_token.get_secret_value()
 
     @property

@@ -111,7 +111,7 @@ def test_json_result_on_a_github_log_cannot_carry_a_command(
     result = invoke(github_env(tmp_path, cortex.base_url), ["run", "--json"])
     assert result.exit_code == 1
     assert "##[" not in result.stdout
-    start = result.stdout.index("{\n  \"command\"")
+    start = result.stdout.index('{\n  "command"')
     end = result.stdout.index("\n}", start) + 2
     data = json.loads(result.stdout[start:end])
     assert data["run"]["actions"][0]["state"]["errorMessage"] == message

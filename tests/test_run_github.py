@@ -242,11 +242,12 @@ def test_trigger_answer_200_or_201_both_accepted(cortex: ScriptedCortex, tmp_pat
 
 
 def test_summary_lists_duration_and_key(cortex: ScriptedCortex, tmp_path: Path) -> None:
-    """The summary has the duration and the idempotency key."""
+    """The summary has the duration, the idempotency key and how it was made."""
     cortex.statuses("IN_PROGRESS", "COMPLETED")
     result = invoke(github_env(tmp_path, cortex.base_url))
     assert "| Duration |" in result.summary
-    assert f"| Idempotency key | `{result.outputs['idempotency-key']}` |" in result.summary
+    key = result.outputs["idempotency-key"]
+    assert f"| Idempotency key | `{key}` (derived from commit 0123456789ab" in result.summary
 
 
 def test_html_error_page_is_described_not_dumped(cortex: ScriptedCortex, tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def conclude(
             return _unconfirmed_trigger(ctx, progress, error)
         return None
     if isinstance(error, Interrupted):
-        name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
+        name = error.name
         progress.notes.append(f"Interrupted by {name}: stopped waiting. The run goes on in Cortex.")
         return progress.report(
             ctx, error.exit_code, f"Interrupted by {name} while the run was {progress.run.status}."
@@ -187,7 +187,7 @@ def _unconfirmed_trigger(
     where to look and that a repeat is safe, in the summary and the outputs (the key, the runs
     page)."""
     if isinstance(error, Interrupted):
-        name = "SIGTERM" if error.exit_code == ExitCode.SIGTERM else "SIGINT"
+        name = error.name
         what, headline = (
             f"Interrupted by {name} while the trigger was in flight",
             f"Interrupted by {name} before Cortex confirmed a run.",
