@@ -93,6 +93,16 @@ def parse_context(text: str) -> dict[str, Any]:
     return context
 
 
+def single_line(text: str, limit: int) -> str:
+    """Text on one line, trimmed: no control characters, at most ``limit`` characters."""
+    value = text.strip()
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("expected a single line without control characters")
+    if len(value) > limit:
+        raise ValueError(f"expected at most {limit} characters")
+    return value
+
+
 def parse_email(text: str) -> str:
     """One email address, trimmed."""
     value = text.strip()

@@ -190,11 +190,7 @@ class Settings(BaseSettings):
     @field_validator("search", mode="before")
     @classmethod
     def _search(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 200:
-                raise ValueError("expected one line of at most 200 characters")
-        return value
+        return parse.single_line(value, 200) if isinstance(value, str) else value
 
     @field_validator("started_after", "started_before", mode="before")
     @classmethod
@@ -226,13 +222,7 @@ class Settings(BaseSettings):
     @field_validator("workflow", "entity", "ca_bundle", "output_dir", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-                raise ValueError("expected a single line without control characters")
-            if len(value) > 1024:
-                raise ValueError("expected at most 1024 characters")
-        return value
+        return parse.single_line(value, 1024) if isinstance(value, str) else value
 
     @field_validator("base_url", "app_url", mode="before")
     @classmethod
@@ -264,11 +254,13 @@ class Settings(BaseSettings):
         names = [n.strip() for item in items for n in re.split(r"[,\n]", str(item))]
         names = [n for n in names if n]
         for name in names:
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name) or len(name) > 1024:
+            try:
+                parse.single_line(name, 1024)
+            except ValueError:
                 raise ValueError(
                     "workflow: expected tags or ids separated by commas or newlines, "
                     f"got {name[:60]!r}"
-                )
+                ) from None
         values["workflows"] = tuple(dict.fromkeys(names))
         return values
 
