@@ -18,14 +18,7 @@ source "$ROOT/.ci/podman-env.sh"
 # shellcheck source=.ci/tools-venv.sh
 source "$ROOT/.ci/tools-venv.sh"
 
-# One run at a time per work dir (the podman store, the logs and the emulator log are shared).
-# Background processes get `9>&-` so that none of them keeps holding the lock.
-if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
-    mkdir -p "$WORK"
-    exec 9>"$WORK/.lock"
-    flock -w 900 9 || die "another .ci run holds $WORK/.lock"
-    export CORTEX_CI_LOCKED=1
-fi
+take_ci_lock
 section "act: tools"
 ensure_podman
 ensure_tools_venv "$ROOT"

@@ -14,14 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=.ci/podman-env.sh
 source "$ROOT/.ci/podman-env.sh"
-# One run at a time per work dir (the podman store, the logs and the emulator log are shared).
-# Background processes get `9>&-` so that none of them keeps holding the lock.
-if [[ -z "${CORTEX_CI_LOCKED:-}" ]]; then
-    mkdir -p "$WORK"
-    exec 9>"$WORK/.lock"
-    flock -w 900 9 || die "another .ci run holds $WORK/.lock"
-    export CORTEX_CI_LOCKED=1
-fi
+take_ci_lock
 T_START=$SECONDS
 declare -a SUMMARY=()
 pass() { SUMMARY+=("PASS  $*"); printf 'PASS: %s\n' "$*"; }

@@ -14,6 +14,17 @@ section() { printf '\n===== %s =====\n' "$*"; }
 note() { printf -- '--- %s\n' "$*"; }
 die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
+# One run at a time per work dir (the podman store, the logs and the emulator log are shared).
+# Held on fd 9 by the calling shell, once: a script run from another keeps its caller's lock.
+# Background processes get `9>&-` so that none of them keeps holding the lock.
+take_ci_lock() {
+    [[ -n "${CORTEX_CI_LOCKED:-}" ]] && return 0
+    mkdir -p "$WORK"
+    exec 9>"$WORK/.lock"
+    flock -w 900 9 || die "another .ci run holds $WORK/.lock"
+    export CORTEX_CI_LOCKED=1
+}
+
 ensure_podman() {
     local missing=()
     local tool
