@@ -21,7 +21,13 @@ from urllib.parse import unquote
 import yaml
 
 from cortex_action.emulator.config import EmulatorConfig, TokenConfig, WorkflowConfig
-from cortex_action.emulator.engine import Engine, IdempotencyEntry, Run
+from cortex_action.emulator.engine import (
+    CallbackNotFound,
+    Engine,
+    IdempotencyEntry,
+    NotWaiting,
+    Run,
+)
 
 ERROR_TYPES = {
     400: "BAD_REQUEST",
@@ -30,6 +36,7 @@ ERROR_TYPES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
+    406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     422: "UNPROCESSABLE_ENTITY",
 }
@@ -40,7 +47,13 @@ SORT_FIELDS = {
     "dateUpdated": "updated",
     "status": "status",
 }
-PERMISSION_NAMES = {"trigger": "Execute Workflow Runs", "view": "View workflow runs"}
+PERMISSION_NAMES = {
+    "trigger": "Execute Workflow Runs",
+    "view": "View workflow runs",
+    "edit": "Edit workflow runs",
+}
+CALLBACK_STATUSES = ("SUCCESS", "FAILURE", "UPDATE")
+REPLAY_HEADER = "Idempotent-Replayed"
 
 
 @dataclass
@@ -188,12 +201,17 @@ class CortexApi:
                 return self._list_workflows(req)
             if rest == ["runs"]:
                 return self._list_runs(req)
-            return self._definition(req, rest[0])
+            return self._definition(req, token, rest[0])
         if len(rest) == 2 and rest[1] == "runs":
             if method != "POST":
                 return error(405, "Method not allowed", f"{method} {req.path}")
             self._require(token, "trigger")
             return self._trigger(req, token, rest[0])
+        if len(rest) == 3 and rest[1] == "callback":
+            if method != "POST":
+                return error(405, "Method not allowed", f"{method} {req.path}")
+            self._require(token, "edit")
+            return self._callback(req, rest[0], rest[2])
         if len(rest) == 3 and rest[1] == "runs":
             if method != "GET":
                 return error(405, "Method not allowed", f"{method} {req.path}")
@@ -217,7 +235,8 @@ class CortexApi:
 
     @staticmethod
     def _require(token: TokenConfig, permission: str) -> None:
-        if permission not in token.permissions:
+        allowed = token.edit_runs if permission == "edit" else permission in token.permissions
+        if not allowed:
             name = PERMISSION_NAMES[permission]
             raise _Invalid(
                 error(403, "Forbidden", f"The API key does not have the '{name}' permission")
@@ -262,6 +281,7 @@ class CortexApi:
                 {
                     "name": b.name,
                     "slug": b.slug,
+                    "type": b.type,
                     "schema": {"type": b.type},
                     "isRootAction": i == 0,
                     "outgoingActions": nxt,
@@ -273,16 +293,33 @@ class CortexApi:
             "tag": wf.tag,
             "name": wf.name,
             "description": wf.description,
-            "isDraft": False,
+            "isDraft": wf.is_draft,
             "isRunnableViaApi": wf.is_runnable_via_api,
+            "restrictActionCompletionToRunnerUser": wf.restrict_action_completion_to_runner_user,
             "scope": wf.scope,
-            "filter": {"type": "ENTITY_FILTER" if wf.scope == "ENTITY" else "GLOBAL_FILTER"},
-            "variables": [{"slug": v} for v in wf.variables],
+            "filter": (
+                {"type": "ENTITY_FILTER", "entityFilterType": "ALL_ENTITIES"}
+                if wf.scope == "ENTITY"
+                else {"type": "GLOBAL_FILTER"}
+            ),
+            "variables": [
+                {
+                    "slug": v,
+                    "name": wf.variable_details[v].name or v,
+                    "type": wf.variable_details[v].type,
+                }
+                for v in wf.variables
+            ],
             "actions": actions,
         }
 
-    def _definition(self, req: Request, ref: str) -> Response:
-        data = self._describe(self._workflow(ref))
+    def _definition(self, req: Request, token: TokenConfig, ref: str) -> Response:
+        wf = self._workflow(ref)
+        if not token.view_workflows:
+            return error(
+                403, "Forbidden", "The API key does not have the permission to view workflows"
+            )
+        data = self._describe(wf)
         if "yaml" in req.headers.get("accept", ""):
             return Response(200, yaml.safe_dump(data, sort_keys=False).encode(), "application/yaml")
         return json_response(200, data)
@@ -318,6 +355,12 @@ class CortexApi:
                 "Workflow is not runnable via API",
                 f"Switch on 'Runnable via API' for workflow {wf.tag}",
             )
+        if wf.is_draft:
+            return error(
+                403,
+                "Workflow is a draft",
+                f"Publish workflow {wf.tag} before running it",
+            )
         try:
             body = json.loads(req.body) if req.body.strip() else None
         except ValueError:
@@ -349,7 +392,9 @@ class CortexApi:
                 "Idempotency-Key reused with a different request",
                 f"The key {key!r} was first used for another request body or workflow",
             )
-        return Response(entry.status, entry.body, "application/json", run_id=entry.run_id)
+        resp = Response(entry.status, entry.body, "application/json", run_id=entry.run_id)
+        resp.headers[REPLAY_HEADER] = "true"
+        return resp
 
     def _validate_and_create(self, wf: WorkflowConfig, token: TokenConfig, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -388,7 +433,7 @@ class CortexApi:
             ctx = {}
         elif not isinstance(ctx, dict):
             problems.append(violation("initialContext must be an object", "/initialContext"))
-        else:
+        elif wf.variables:  # a workflow that declares no variables takes any key
             for unknown in sorted(set(ctx) - set(wf.variables)):
                 problems.append(
                     violation(
@@ -413,10 +458,17 @@ class CortexApi:
                 return error(404, "Entity not found", f"No entity with tag or id {entity_ref!r}")
         concurrency = self.config.behaviour.concurrency
         if concurrency.mode == "refuse" and self.engine.active_count() >= concurrency.limit:
-            return too_many(
-                f"At most {concurrency.limit} workflow runs may run at once",
-                self.engine.seconds_until_slot(),
-            )
+            wait = self.engine.seconds_until_slot()
+            if concurrency.refuse_status == 409:
+                busy = error(
+                    409,
+                    "Concurrency limit reached",
+                    f"At most {concurrency.limit} workflow runs may run at once;"
+                    f" retry in {wait} seconds",
+                )
+                busy.headers["Retry-After"] = str(wait)
+                return busy
+            return too_many(f"At most {concurrency.limit} workflow runs may run at once", wait)
         run = self.engine.create_run(
             wf,
             scope_type=str(scope_type),
@@ -427,6 +479,43 @@ class CortexApi:
             notification_recipients=list(recipients),
         )
         return json_response(self.config.behaviour.trigger_status, run.to_json(), run_id=run.id)
+
+    def _callback(self, req: Request, ref: str, callback_id: str) -> Response:
+        wf = self._workflow(ref)
+        try:
+            body = json.loads(req.body) if req.body.strip() else None
+        except ValueError:
+            return error(400, "Malformed JSON request", "The request body is not valid JSON")
+        if not isinstance(body, dict):
+            return violations([violation("The body must be a JSON object", "", "INVALID_TYPE")])
+        problems = []
+        status = body.get("status")
+        if status not in CALLBACK_STATUSES:
+            problems.append(
+                violation(f"status must be one of {', '.join(CALLBACK_STATUSES)}", "/status")
+            )
+        message = body.get("message")
+        if not isinstance(message, str) or not message.strip():
+            problems.append(violation("message is required", "/message", "REQUIRED"))
+        response = body.get("response")
+        if response is not None and not isinstance(response, dict):
+            problems.append(violation("response must be a JSON object", "/response"))
+        if problems:
+            return violations(problems)
+        try:
+            run = self.engine.callback(wf, callback_id, str(status), str(message), response)
+        except CallbackNotFound:
+            return error(404, "Workflow run or block not found", f"No callback id {callback_id}")
+        except NotWaiting:
+            return error(
+                406,
+                "Workflow block is not waiting for callback",
+                f"The block of callback id {callback_id} has already ended",
+            )
+        with self.engine.lock:
+            return json_response(
+                200, {"status": "received", "runStatus": run.status}, run_id=run.id
+            )
 
     def _list_runs(self, req: Request) -> Response:
         q = req.query

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -26,14 +28,17 @@ USAGE_ERROR = 2
 
 OVERVIEW = """\
 usage: cortex-action emulator [serve] [--host H] [--port P] [--config FILE] [--speed F] [--quiet]
+                                      [--ready-file PATH]
        cortex-action emulator resume RUN_ID (--approve | --reject) [--url URL] [--by EMAIL]
        cortex-action emulator cancel RUN_ID [--url URL]
+       cortex-action emulator callbacks RUN_ID [--url URL]
 
 A local emulator of Cortex's Workflow Runs API (see docs/emulator.md).
 
   serve    serve the API until SIGINT/SIGTERM (the default command)
   resume   approve or reject a PAUSED run of a running emulator
   cancel   cancel a run of a running emulator, as a person could in Cortex
+  callbacks  print the callback ids a run's async HTTP blocks wait for, one a line
 
 Run "cortex-action emulator serve --help" or "... resume --help" for the flags.
 """
@@ -75,13 +80,23 @@ def _serve_parser(env: Mapping[str, str]) -> _Parser:
         help="time factor: 10 runs scripts 10 times faster (env CORTEX_EMULATOR_SPEED, default 1)",
     )
     p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
+    p.add_argument(
+        "--ready-file",
+        default=env.get("CORTEX_EMULATOR_READY_FILE") or None,
+        help="write the base URL to this file once connections are accepted"
+        " (env CORTEX_EMULATOR_READY_FILE)",
+    )
     return p
 
 
 def _run_parser(env: Mapping[str, str], command: str) -> _Parser:
     p = _Parser(
         prog=f"cortex-action emulator {command}",
-        description=("Approve or reject a PAUSED run." if command == "resume" else "Cancel a run."),
+        description={
+            "resume": "Approve or reject a PAUSED run.",
+            "cancel": "Cancel a run.",
+            "callbacks": "Print the callback ids the run's async HTTP blocks wait for.",
+        }[command],
     )
     p.add_argument("run_id", metavar="RUN_ID")
     if command == "resume":
@@ -156,6 +171,8 @@ def _serve(argv: Sequence[str], env: Mapping[str, str]) -> int:
         print(f"  API: {emu.url}/api/v1   speed: {speed:g}x   tokens: {tokens}", flush=True)
         print(f"  workflows: {', '.join(w.tag for w in config.workflows)}", flush=True)
         print("  stop with Ctrl-C or SIGTERM", flush=True)
+        if args.ready_file:
+            _write_ready_file(args.ready_file, emu.url)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
@@ -165,6 +182,35 @@ def _serve(argv: Sequence[str], env: Mapping[str, str]) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Cortex emulator stopped", flush=True)
+    return 0
+
+
+def _write_ready_file(path: str, url: str) -> None:
+    """Write the URL atomically (a reader never sees half of it), with a final newline."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(url + "\n", encoding="utf-8")
+    tmp.replace(target)
+
+
+def _callbacks(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    args = _run_parser(env, "callbacks").parse_args(argv)
+    url = f"{args.url.rstrip('/')}/_emulator/runs/{args.run_id}/callbacks"
+    try:
+        resp = httpx.get(url, timeout=10)
+    except httpx.HTTPError as err:
+        print(f"cortex-action emulator callbacks: cannot reach {args.url}: {err}", file=sys.stderr)
+        return 1
+    try:
+        data = resp.json()
+    except ValueError:
+        data = {}
+    if resp.status_code != 200 or not isinstance(data, dict):
+        message = data.get("message", resp.reason_phrase) if isinstance(data, dict) else ""
+        print(f"cortex-action emulator callbacks: {resp.status_code} {message}", file=sys.stderr)
+        return 1
+    for item in data.get("callbacks", []):
+        print(item["callbackId"])
     return 0
 
 
@@ -205,6 +251,8 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
         if args[:1] in (["-h"], ["--help"], ["help"]):
             print(OVERVIEW, end="")
             return 0
+        if args[:1] == ["callbacks"]:
+            return _callbacks(args[1:], env)
         if args[:1] in (["resume"], ["cancel"]):
             return _act_on_run(args[1:], env, args[0])
         if args[:1] == ["serve"]:

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 
 Permission = Literal["trigger", "view"]
 ScopeType = Literal["GLOBAL", "ENTITY"]
-Outcome = Literal["complete", "fail", "timeout", "cancel", "approval", "input"]
+Outcome = Literal["complete", "fail", "timeout", "cancel", "approval", "input", "callback"]
 Malform = Literal[
     "truncated-json", "not-json", "short-body", "missing-id", "wrong-status-type", "not-an-object"
 ]
@@ -49,6 +49,20 @@ class TokenConfig(_Model):
     permissions: list[Permission] = Field(default_factory=lambda: list(_ALL_PERMISSIONS))
     # The initiator recorded on runs triggered with this key when the body has no runAs.
     email: str = "api-key@example.com"
+    # Cortex's "Edit workflow runs": needed to call back an async HTTP block (else 403).
+    edit_runs: bool = True
+    # May read workflow definitions (GET /workflows/{tagOrId}); false: 403 there while
+    # triggers still work (which permission Cortex asks for there is unknown).
+    view_workflows: bool = True
+
+
+class GenerateEntitiesConfig(_Model):
+    """A generated catalogue: ``prefix`` + a zero-padded number, 1 to ``count``."""
+
+    prefix: str = Field(default="service-", min_length=1)
+    count: int = Field(default=40, ge=1, le=10_000)
+    # Digits of the number (service-01 .. service-40 with width 2).
+    width: int = Field(default=2, ge=1, le=9)
 
 
 class EntityConfig(_Model):
@@ -77,6 +91,51 @@ class BlockConfig(_Model):
     outcome: Outcome = "complete"
     # The errorMessage of a failed / timed out / cancelled block.
     message: str = ""
+    # outcome callback (an async HTTP block): scripted seconds from the block's start after
+    # which it ends TIMED_OUT unless called back; none waits forever.
+    timeout_in_seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _async_type(self) -> BlockConfig:
+        if self.outcome == "callback" and "type" not in self.model_fields_set:
+            self.type = "ASYNC_HTTP_REQUEST"
+        return self
+
+
+class VariableConfig(_Model):
+    """A workflow variable as the definition shows it (``variables`` may list plain slugs)."""
+
+    slug: str = Field(min_length=1)
+    name: str = ""
+    type: str = "TEXT"
+
+
+class FailForConfig(_Model):
+    """Make the runs of some entities fail (for fan-out tests): ``block`` fails with ``message``."""
+
+    entities: list[str] = Field(default_factory=list)
+    # The slug of the block that fails; default: the last block.
+    block: str | None = None
+    message: str = ""
+
+
+class HistoryConfig(_Model):
+    """Past ended runs seeded at start (and after a reset), for duration models and ETAs."""
+
+    count: int = Field(default=12, ge=0, le=10_000)
+    # Scripted seconds a past run took (divided by the speed); default: the sum of the blocks.
+    duration: float | None = Field(default=None, ge=0)
+    # Each duration varies by up to this fraction either way (0.1: +-10 %).
+    spread: float = Field(default=0.1, ge=0, le=1)
+    # How many runs end with each status; the rest COMPLETED. E.g. {FAILED: 2}.
+    statuses: dict[Literal["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"], int] = Field(
+        default_factory=dict
+    )
+    # Real days back over which the runs are spread (the list shows the last 30).
+    days: float = Field(default=7.0, gt=0, le=30)
+    # ENTITY workflows: the entities the runs are against, in turn; default: every entity.
+    entities: list[str] = Field(default_factory=list)
+    initiated_by: str = "ci-bot@example.com"
 
 
 class WorkflowConfig(_Model):
@@ -88,10 +147,37 @@ class WorkflowConfig(_Model):
     description: str = ""
     scope: ScopeType = "GLOBAL"
     is_runnable_via_api: bool = True
+    # A draft workflow: its definition says isDraft, and a trigger gets 403.
+    is_draft: bool = False
+    # The definition's restrictActionCompletionToRunnerUser (shown only, not enforced).
+    restrict_action_completion_to_runner_user: bool = False
     # Pause (before the first block) for the choice of an initiator when the trigger has no runAs.
     requires_initiator: bool = False
+    # Variable slugs; an entry may be an object {slug, name, type} (kept in variableDetails).
     variables: list[str] = Field(default_factory=list)
+    variable_details: dict[str, VariableConfig] = Field(default_factory=dict)
     blocks: list[BlockConfig] = Field(default_factory=list)
+    fail_for: FailForConfig | None = None
+    history: HistoryConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variable_objects(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("variables"), list):
+            return data
+        data = dict(data)
+        details = dict(data.get("variableDetails") or data.get("variable_details") or {})
+        slugs: list[Any] = []
+        for item in data["variables"]:
+            if isinstance(item, Mapping) and isinstance(item.get("slug"), str):
+                slugs.append(item["slug"])
+                details[item["slug"]] = dict(item)
+            else:
+                slugs.append(item)
+        data["variables"] = slugs
+        data.pop("variable_details", None)
+        data["variableDetails"] = details
+        return data
 
     @model_validator(mode="after")
     def _fill(self) -> WorkflowConfig:
@@ -102,6 +188,13 @@ class WorkflowConfig(_Model):
         slugs = [b.slug for b in self.blocks]
         if len(set(slugs)) != len(slugs):
             raise ValueError(f"workflow {self.tag!r}: block slugs must be unique")
+        if self.fail_for and self.fail_for.block and self.fail_for.block not in slugs:
+            raise ValueError(
+                f"workflow {self.tag!r}: failFor.block {self.fail_for.block!r}"
+                " is not one of its block slugs"
+            )
+        for slug in self.variables:
+            self.variable_details.setdefault(slug, VariableConfig(slug=slug))
         return self
 
 
@@ -130,14 +223,37 @@ class FaultConfig(_Model):
     drop: Literal["before", "after"] | None = None
     # Handle the request, then corrupt the answer.
     malform: Malform | None = None
+    # Read-after-write lag: a GET of a run answers 404 for its first lagPolls GETs and/or
+    # while it is younger than lagSeconds (real seconds, never scaled).
+    lag_polls: int | None = Field(default=None, ge=1)
+    lag_seconds: float | None = Field(default=None, gt=0)
+
+    @property
+    def lag(self) -> bool:
+        return self.lag_polls is not None or self.lag_seconds is not None
 
     @model_validator(mode="after")
     def _one_action(self) -> FaultConfig:
-        actions = [self.status is not None, self.drop is not None, self.malform is not None]
+        actions = [
+            self.status is not None,
+            self.drop is not None,
+            self.malform is not None,
+            self.lag,
+        ]
         if sum(actions) > 1:
-            raise ValueError("a fault takes at most one of status, drop, malform")
+            raise ValueError("a fault takes at most one of status, drop, malform (or a lag)")
         if sum(actions) == 0 and self.delay == 0:
-            raise ValueError("a fault needs one of status, drop, malform or delay")
+            raise ValueError(
+                "a fault needs one of status, drop, malform or delay (or lagPolls/lagSeconds)"
+            )
+        if self.lag:
+            # A lag concerns every run's polls: by default from the first match on, and only polls.
+            if "count" not in self.model_fields_set:
+                self.count = 0
+            if "path" not in self.model_fields_set:
+                self.path = "/api/v1/workflows/*/runs/*"
+            if "method" not in self.model_fields_set:
+                self.method = "GET"
         return self
 
 
@@ -145,16 +261,18 @@ class ConcurrencyConfig(_Model):
     """Cortex runs at most 5 workflow runs at once per tenant; paused runs don't count."""
 
     limit: int = Field(default=5, ge=1)
-    # queue: accept and wait as NOT_INITIATED; refuse: 429 problem+json with Retry-After.
+    # queue: accept and wait as NOT_INITIATED; refuse: refuseStatus with Retry-After.
     mode: Literal["queue", "refuse"] = "queue"
+    # refuse mode: 429 (problem+json) or 409 (Cortex's error body, naming the limit).
+    refuse_status: Literal[429, 409] = 429
 
 
 class IdempotencyConfig(_Model):
     """How Idempotency-Key replay behaves (Cortex's window and conflict answer are unknown)."""
 
     window_seconds: float = Field(default=86400.0, gt=0)
-    # What a reused key with a different body gets: the cached result, or a 409 / 422 error.
-    conflict: Literal["cached", "409", "422"] = "cached"
+    # What a reused key with a different body gets: a 409 / 422 error, or the cached result.
+    conflict: Literal["cached", "409", "422"] = "409"
 
 
 class ListConfig(_Model):
@@ -193,12 +311,21 @@ class EmulatorConfig(_Model):
 
     tokens: list[TokenConfig] = Field(default_factory=list)
     entities: list[EntityConfig] = Field(default_factory=list)
+    # A generated catalogue added to ``entities`` (tags already listed are kept as listed).
+    generate_entities: GenerateEntitiesConfig | None = None
     workflows: list[WorkflowConfig] = Field(default_factory=list)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     faults: list[FaultConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> EmulatorConfig:
+        gen = self.generate_entities
+        if gen is not None:
+            listed = {e.tag for e in self.entities}
+            for n in range(1, gen.count + 1):
+                tag = f"{gen.prefix}{n:0{gen.width}d}"
+                if tag not in listed:
+                    self.entities.append(EntityConfig(tag=tag))
         for kind, keys in (
             ("token", [t.value for t in self.tokens]),
             ("entity tag or id", [e.tag for e in self.entities] + [e.id for e in self.entities]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,20 @@ class ArmedFault:
     config: FaultConfig
     seen: int = 0
     applied: int = 0
+    # A lag fault: GETs seen per run id.
+    polls: dict[str, int] = field(default_factory=dict)
+
+    def lagging(self, path: str, run_age: Callable[[str], float | None]) -> bool:
+        """Whether a lag fault hides the run this path names (counting this poll)."""
+        run_id = path.rstrip("/").rsplit("/", 1)[-1]
+        age = run_age(run_id)
+        if age is None:  # no such run: the API's own 404 answers
+            return False
+        n = self.polls[run_id] = self.polls.get(run_id, 0) + 1
+        c = self.config
+        return (c.lag_polls is not None and n <= c.lag_polls) or (
+            c.lag_seconds is not None and age < c.lag_seconds
+        )
 
     def matches(self, method: str, path: str) -> bool:
         c = self.config
@@ -54,8 +69,13 @@ class FaultSet:
         with self.lock:
             return [f.to_json() for f in self.faults]
 
-    def pick(self, method: str, path: str) -> FaultConfig | None:
-        """Count this request against every matching fault; return the one that applies."""
+    def pick(
+        self, method: str, path: str, run_age: Callable[[str], float | None] | None = None
+    ) -> FaultConfig | None:
+        """Count this request against every matching fault; return the one that applies.
+
+        ``run_age`` gives the real seconds since a run was created (None: unknown run), for
+        lag faults."""
         chosen: FaultConfig | None = None
         with self.lock:
             for armed in self.faults:
@@ -64,6 +84,8 @@ class FaultSet:
                 armed.seen += 1
                 c = armed.config
                 due = armed.seen >= c.nth and (c.count == 0 or armed.seen < c.nth + c.count)
+                if due and c.lag:
+                    due = run_age is not None and armed.lagging(path, run_age)
                 if due and chosen is None:
                     armed.applied += 1
                     chosen = c

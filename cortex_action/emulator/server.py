@@ -70,6 +70,8 @@ def _describe_fault(fault: FaultConfig) -> str:
         return f"malform:{fault.malform}"
     if fault.status is not None:
         return f"status:{fault.status}"
+    if fault.lag:
+        return "lag:404"
     return f"delay:{fault.delay}"
 
 
@@ -223,6 +225,8 @@ class EmulatorServer:
         self.engine = Engine(self.config, speed=speed)
         if clock is not None:
             self.engine.clock = clock
+        self.engine.on_event = self._say
+        self.engine.seed_history()
         self.api = CortexApi(self.config, self.engine)
         self.faults = FaultSet()
         for fault in self.config.faults:
@@ -329,6 +333,27 @@ class EmulatorServer:
         with self.engine.lock:
             return self.engine.cancel(run_id).to_json(include_context=True)
 
+    def callbacks(self, run_id: str) -> list[dict[str, Any]]:
+        """The callback ids a run's async HTTP blocks wait for now:
+        ``[{"callbackId", "block", "workflow", "runId"}]``; KeyError if no such run."""
+        return self.engine.pending_callbacks(run_id)
+
+    def wait_for_callback(self, run_id: str, timeout: float = 10.0) -> str:
+        """Block until a block of the run waits for a callback; its callback id."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = self.callbacks(run_id)
+            if pending:
+                return str(pending[0]["callbackId"])
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id} has no block waiting for a callback")
+            time.sleep(0.01)
+
+    def _run_age(self, run_id: str) -> float | None:
+        with self.engine.lock:
+            run = self.engine.runs.get(run_id)
+            return None if run is None else self.engine.now() - run.created
+
     def wait_for_status(self, run_id: str, *statuses: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until the run has one of ``statuses`` (a helper for tests); TimeoutError if not."""
         deadline = time.monotonic() + timeout
@@ -375,14 +400,14 @@ class EmulatorServer:
             self._requests.append(record)
             if len(self._requests) > MAX_LOGGED_REQUESTS:  # bound a long-lived server's memory
                 del self._requests[: len(self._requests) - MAX_LOGGED_REQUESTS]
-        fault = self.faults.pick(req.method, unquote(req.path))
+        fault = self.faults.pick(req.method, unquote(req.path), self._run_age)
         if fault is not None:
             record.fault = _describe_fault(fault)
             if fault.delay:
                 time.sleep(fault.delay)
         resp: Response | None = None
         if fault is None or not (
-            fault.drop == "before" or (fault.status is not None and not fault.commit)
+            fault.drop == "before" or (fault.status is not None and not fault.commit) or fault.lag
         ):
             try:
                 resp = self.api.handle(req)
@@ -396,6 +421,8 @@ class EmulatorServer:
             elif fault.status is not None:
                 body, ctype = fault_body(fault)
                 resp = Response(fault.status, body, ctype, run_id=record.run_id)
+            elif fault.lag:
+                resp = error(404, "Workflow run not found", "No such workflow run")
             elif fault.malform is not None and resp is not None:
                 cut_short = fault.malform == "short-body"
                 if not cut_short:
@@ -457,6 +484,11 @@ class EmulatorServer:
         if parts == ["reset"] and method == "POST":
             self.reset()
             return Response(204, b"", None)
+        if len(parts) == 3 and parts[0] == "runs" and parts[2] == "callbacks" and method == "GET":
+            try:
+                return json_response(200, {"callbacks": self.callbacks(parts[1])})
+            except KeyError:
+                return error(404, "Workflow run not found", f"No run {parts[1]}")
         if len(parts) == 3 and parts[0] == "runs" and method == "POST":
             return self._control_run(parts[1], parts[2], data)
         return error(404, "Not found", f"No emulator endpoint {method} {req.path}")
