@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -125,6 +126,29 @@ def test_serve_with_a_config_file_logs_requests(serve: Serve, tmp_path: Path) ->
     log = (tmp_path / "stderr-0.txt").read_text()
     assert "GET /api/v1/workflows/my-flow -> 200" in log
     assert "s3cret" not in log
+
+
+def test_ready_file_holds_the_url_once_it_accepts_connections(serve: Serve, tmp_path: Path) -> None:
+    """--ready-file (or CORTEX_EMULATOR_READY_FILE) gets the base URL and a newline; no poll."""
+    ready = tmp_path / "sub" / "url.txt"
+    ready.parent.mkdir()
+    served = serve(["emulator", "--port", "0", "--ready-file", str(ready)])
+    for _ in range(500):  # the file appears right after the banner lines
+        if ready.exists():
+            break
+        assert served.proc.poll() is None
+        time.sleep(0.01)
+    assert ready.read_text() == served.url + "\n"
+    assert httpx.get(f"{served.url}/_emulator/health").status_code == 200
+    assert served.stop()[0] == 0
+    by_env = tmp_path / "env-url.txt"
+    served = serve(["emulator", "--port", "0"], {"CORTEX_EMULATOR_READY_FILE": str(by_env)})
+    for _ in range(500):
+        if by_env.exists():
+            break
+        time.sleep(0.01)
+    assert by_env.read_text().strip() == served.url
+    assert served.stop()[0] == 0
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
