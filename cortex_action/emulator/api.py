@@ -198,6 +198,7 @@ class CortexApi:
                 return error(405, "Method not allowed", f"{method} {req.path}")
             self._require(token, "view")
             if not rest:
+                self._require_view_workflows(token)
                 return self._list_workflows(req)
             if rest == ["runs"]:
                 return self._list_runs(req)
@@ -297,11 +298,7 @@ class CortexApi:
             "isRunnableViaApi": wf.is_runnable_via_api,
             "restrictActionCompletionToRunnerUser": wf.restrict_action_completion_to_runner_user,
             "scope": wf.scope,
-            "filter": (
-                {"type": "ENTITY_FILTER", "entityFilterType": "ALL_ENTITIES"}
-                if wf.scope == "ENTITY"
-                else {"type": "GLOBAL_FILTER"}
-            ),
+            "filter": _filter(wf),
             "variables": [
                 {
                     "slug": v,
@@ -313,12 +310,18 @@ class CortexApi:
             "actions": actions,
         }
 
+    @staticmethod
+    def _require_view_workflows(token: TokenConfig) -> None:
+        if not token.view_workflows:
+            raise _Invalid(
+                error(
+                    403, "Forbidden", "The API key does not have the permission to view workflows"
+                )
+            )
+
     def _definition(self, req: Request, token: TokenConfig, ref: str) -> Response:
         wf = self._workflow(ref)
-        if not token.view_workflows:
-            return error(
-                403, "Forbidden", "The API key does not have the permission to view workflows"
-            )
+        self._require_view_workflows(token)
         data = self._describe(wf)
         if "yaml" in req.headers.get("accept", ""):
             return Response(200, yaml.safe_dump(data, sort_keys=False).encode(), "application/yaml")
@@ -599,6 +602,15 @@ class CortexApi:
                 )
             out.append((SORT_FIELDS[name.strip()], direction == "desc"))
         return out
+
+
+def _filter(wf: WorkflowConfig) -> dict[str, Any]:
+    """The definition's ``filter`` (the emulator's shape: Cortex's is unknown)."""
+    if wf.filter is not None:
+        return dict(wf.filter)
+    if wf.scope == "ENTITY":
+        return {"type": "ENTITY_FILTER", "entityFilterType": "ALL_ENTITIES"}
+    return {"type": "GLOBAL_FILTER"}
 
 
 def _sort_key(attr: str, run: Run) -> tuple[Any, int]:

@@ -151,6 +151,8 @@ class WorkflowConfig(_Model):
     is_draft: bool = False
     # The definition's restrictActionCompletionToRunnerUser (shown only, not enforced).
     restrict_action_completion_to_runner_user: bool = False
+    # The definition's filter as served (Cortex's shape is unknown); default: from the scope.
+    filter: dict[str, Any] | None = None
     # Pause (before the first block) for the choice of an initiator when the trigger has no runAs.
     requires_initiator: bool = False
     # Variable slugs; an entry may be an object {slug, name, type} (kept in variableDetails).

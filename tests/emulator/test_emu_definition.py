@@ -105,3 +105,16 @@ def test_view_workflows_switch_in_a_config() -> None:
     cfg = default_config({"tokens": [{"value": "x", "viewWorkflows": False}]})
     assert cfg.tokens[0].view_workflows is False
     assert cfg.tokens[0].edit_runs is True
+
+
+def test_filter_from_config_is_served_as_given(make_emulator: EmulatorFactory) -> None:
+    shape = {"type": "ENTITY_FILTER", "entityTypes": ["service"]}
+    wf = {"tag": "scoped", "scope": "ENTITY", "filter": shape}
+    emu = make_emulator({"tokens": [{"value": "t"}], "workflows": [wf]})
+    with api_client(emu, "t") as c:
+        assert c.get("/workflows/scoped").json()["filter"] == shape
+
+
+def test_list_of_workflows_needs_view_workflows(emulator: EmulatorServer) -> None:
+    with api_client(emulator, "emulator-no-workflows") as c:
+        assert c.get("/workflows").status_code == 403
