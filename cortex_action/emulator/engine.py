@@ -460,8 +460,6 @@ class Engine:
                 raise RunStateError(f"run {run_id} is {run.status}, not PAUSED")
             kind = run.paused_for
             run.paused_for = None
-            if approve:
-                self._event(run, "resumed")
             if kind == "initiator":
                 if not approve:
                     self._finish(run, "CANCELLED", now)
@@ -482,6 +480,8 @@ class Engine:
                         f" by {by}" if by else ""
                     )
                     self._finish(run, "FAILED", now)
+            if run.status == "IN_PROGRESS":
+                self._event(run, "resumed")
             self._fill_slots(now)
             return run
 
