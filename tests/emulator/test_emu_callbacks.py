@@ -155,3 +155,21 @@ def test_cli_prints_the_pending_callback_ids(
     assert capsys.readouterr().out == f"{callback_id}\n"
     assert main(["callbacks", "nope"], {"CORTEX_EMULATOR_URL": emulator.url}) == 1
     assert httpx.get(f"{emulator.url}/_emulator/runs/nope/callbacks").status_code == 404
+
+
+def test_the_log_shows_the_pause_and_the_resume(make_emulator: EmulatorFactory) -> None:
+    """A paused run frees its slot (active drops) and a called-back run takes one again."""
+    lines: list[str] = []
+    emu = make_emulator(log=lines.append)
+    with api_client(emu) as c:
+        run_id, callback_id = start(c, emu)
+        emu.wait_for_status(run_id, "PAUSED")
+        call(c, callback_id, {"status": "SUCCESS", "message": "ok"})
+    emu.wait_for_status(run_id, "COMPLETED")
+    events = [line.split(": ", 1) for line in lines if line.startswith(f"run {run_id}")]
+    assert [(e[0].rsplit(" ", 1)[-1], e[1]) for e in events] == [
+        ("started", "active=1/5 queued=0"),
+        ("paused", "active=0/5 queued=0"),
+        ("resumed", "active=1/5 queued=0"),
+        ("COMPLETED", "active=0/5 queued=0"),
+    ]
