@@ -7,14 +7,11 @@ is looked up under the names Cortex (or the emulator) may use, and shown as ``-`
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from cortex_action import dates
-from cortex_action.models import classify
+from cortex_action.models import MISSING, classify, ended_at, parse_row
 from cortex_action.render import ICONS, OUTPUT_LIMIT, SUMMARY_LIMIT
 from cortex_action.report import Report
 from cortex_action.sanitize import (
@@ -25,91 +22,7 @@ from cortex_action.sanitize import (
     markdown_text,
 )
 
-MISSING = "-"
 MAX_CELL = 48
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """The columns of one run; None where the run object doesn't say."""
-
-    id: str
-    status: str
-    workflow: str | None
-    entity: str | None
-    started: str | None
-    initiator: str | None
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _first(raw: Mapping[str, Any], *paths: str) -> str | None:
-    """The first non-empty text at one of the dotted ``paths``; an object yields its email/tag."""
-    for path in paths:
-        value: Any = raw
-        for key in path.split("."):
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, Mapping):
-            value = next(
-                (value[k] for k in ("email", "tag", "name", "id", "cid") if _text(value.get(k))),
-                None,
-            )
-        text = _text(value)
-        if text:
-            return text
-    return None
-
-
-def _when(value: str | None) -> str | None:
-    """An ISO time shown as ``2026-11-30 08:00:00Z``; epoch numbers too; other text as is."""
-    if value is None:
-        return None
-    try:
-        if value.replace(".", "", 1).isdigit():
-            number = float(value)
-            seconds = number / 1000 if number > 1e11 else number  # epoch milliseconds or seconds
-            instant = dt.datetime.fromtimestamp(seconds, dt.UTC)
-        else:
-            instant = dates.parse_instant(value)
-    except (ValueError, OverflowError, OSError):
-        return value
-    return instant.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def row(raw: Mapping[str, Any]) -> RunRow:
-    return RunRow(
-        id=_text(raw.get("id")) or MISSING,
-        status=(_text(raw.get("status")) or MISSING).upper(),
-        workflow=_first(
-            raw,
-            "workflow.tag",
-            "workflow.name",
-            "workflow.cid",
-            "workflowTag",
-            "workflowName",
-            "workflowId",
-            "workflow",
-        ),
-        entity=_first(
-            raw,
-            "scope.entityId",
-            "scope.entityTag",
-            "entity",
-            "context.entity",
-            "entityId",
-            "entityTag",
-        ),
-        started=_when(
-            _first(raw, "dateStarted", "startedAt", "dateCreated", "createdAt", "startTime")
-        ),
-        initiator=_first(raw, "initiatedBy", "initiator", "context.initiator", "runAs"),
-    )
 
 
 # -- get ---------------------------------------------------------------------------------------
@@ -118,7 +31,7 @@ def row(raw: Mapping[str, Any]) -> RunRow:
 def run_block(report: Report) -> str:
     """One run, readable in a terminal or a CI log: status, scope, times, blocks and the link."""
     assert report.run is not None
-    r = row(report.run.raw)
+    r = parse_row(report.run.raw)
     lines = [
         f"Run       {log_text(r.id, 200)}",
         f"Status    {log_text(r.status, 100)}",
@@ -129,7 +42,7 @@ def run_block(report: Report) -> str:
     lines.append(f"Started   {log_text(r.started or MISSING, 100)}")
     if r.initiator:
         lines.append(f"Initiator {log_text(r.initiator, 200)}")
-    ended = _when(_first(report.run.raw, "dateCompleted", "completedAt", "endedAt"))
+    ended = ended_at(report.run.raw)
     if ended:
         lines.append(f"Ended     {log_text(ended, 100)}")
     blocks = report.run.blocks
@@ -167,7 +80,7 @@ def table(runs: Sequence[Mapping[str, Any]]) -> str:
             _cell(r.started, 30),
             _cell(r.initiator),
         )
-        for r in map(row, runs)
+        for r in map(parse_row, runs)
     ]
     widths = [max(len(c[i]) for c in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     lines = [
@@ -197,7 +110,7 @@ def list_outputs(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], boo
     full = json.dumps(list(runs), ensure_ascii=False, default=str)
     slimmed = len(full.encode()) > OUTPUT_LIMIT
     if slimmed:
-        full = json.dumps([row(r).__dict__ for r in runs], ensure_ascii=False)
+        full = json.dumps([parse_row(r).__dict__ for r in runs], ensure_ascii=False)
     return {"runs": full, "count": str(len(runs))}, slimmed
 
 
@@ -225,7 +138,7 @@ def list_summary(
             "| Run | Status | Workflow | Entity | Started | Initiator |",
             "|---|---|---|---|---|---|",
         ]
-        for r in map(row, runs):
+        for r in map(parse_row, runs):
             icon = ICONS[classify(r.status)]
             lines.append(
                 f"| [{markdown_code(r.id)}]({runs_url}) | {icon} {markdown_text(r.status, 40)} | "

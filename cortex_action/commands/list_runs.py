@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cortex_action import dates, render_runs
-from cortex_action.client import ListPage
 from cortex_action.commands.context import Context
 from cortex_action.errors import ApiError, ExitCode, InputError
+from cortex_action.models import MISSING, ListPage, RunRow, parse_row
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OutputFormat, Settings
 
@@ -132,9 +132,9 @@ def is_last(page: ListPage, number: int, size: int) -> bool:
     return page.last is None and len(page.runs) < size
 
 
-def identity(run: dict[str, Any], row: render_runs.RunRow) -> str:
+def identity(run: dict[str, Any], row: RunRow) -> str:
     """What makes a run the same run on two pages: its id, or all of it if it has none."""
-    if row.id != render_runs.MISSING:
+    if row.id != MISSING:
         return row.id
     return json.dumps(run, sort_keys=True, default=str)
 
@@ -182,7 +182,7 @@ def list_runs(ctx: Context) -> Listing:
     more = False
     while True:
         page = ctx.client.list_runs({**params, "page": number, "size": size}, deadline=deadline)
-        rows = [(r, render_runs.row(r)) for r in page.runs]
+        rows = [(r, parse_row(r)) for r in page.runs]
         fresh = [(r, row) for r, row in rows if identity(r, row) not in seen]
         seen.update(identity(r, row) for r, row in fresh)
         matched += [r for r, row in fresh if not wanted or row.status in wanted]
