@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_action import dates, render_runs
+from cortex_action import dates
 from cortex_action.commands.context import Context
 from cortex_action.errors import ApiError, ExitCode, InputError
 from cortex_action.models import MISSING, ListPage, RunRow, parse_row
+from cortex_action.render import terminal
+from cortex_action.render.outputs import list_outputs
+from cortex_action.render.summary import list_summary
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OutputFormat, Settings
 
@@ -40,10 +43,10 @@ class Listing:
     def stdout(self, *, as_json: bool) -> str:
         fmt = OutputFormat.JSON if as_json else self.format
         if fmt is OutputFormat.JSON:
-            return render_runs.json_array(self.runs)
+            return terminal.json_array(self.runs)
         if fmt is OutputFormat.JSONL:
-            return render_runs.json_lines(self.runs)
-        return render_runs.table(self.runs)
+            return terminal.json_lines(self.runs)
+        return terminal.table(self.runs)
 
 
 @dataclass(frozen=True)
@@ -208,11 +211,9 @@ def list_runs(ctx: Context) -> Listing:
         if more
         else None
     )
-    outputs, slimmed = render_runs.list_outputs(runs)
+    outputs, slimmed = list_outputs(runs)
     ctx.host.write_outputs(outputs)
-    ctx.host.write_summary(
-        render_runs.list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note)
-    )
+    ctx.host.write_summary(list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note))
     if slimmed:
         ctx.host.warning(
             "The runs are too large for a step output: `runs` holds only their columns "

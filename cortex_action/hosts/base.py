@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 from cortex_action.sanitize import defuse_commands, visible_controls
 
 # SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.

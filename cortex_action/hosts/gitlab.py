@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 
 _SECTION_NAME = re.compile(r"[^a-z0-9_.-]+")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 
 # Terminal types that render SGR colour; "dumb", empty or unknown ones don't get any.
 COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konsole)([-.].*)?")

@@ -1,8 +1,8 @@
-"""Pure renderers for runs read back from Cortex: one run as a block (``get``), and a listing as
-a table, JSON, JSON lines, outputs and a job summary (``list``). Strings in, strings out.
+"""What a person (or a pipe) reads on stdout and in the log: one run as a block (``get``), a
+listing as a table, JSON or JSON lines (``list``), and durations. Strings in, strings out.
 
 Cortex documents only a run's ``id``, ``status``, ``workflow`` and ``actions``; every other column
-is looked up under the names Cortex (or the emulator) may use, and shown as ``-`` when absent.
+is shown as ``-`` when the run object doesn't give it (see ``models.parse_row``).
 """
 
 from __future__ import annotations
@@ -11,18 +11,24 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cortex_action.models import MISSING, classify, ended_at, parse_row
-from cortex_action.render import ICONS, OUTPUT_LIMIT, SUMMARY_LIMIT
+from cortex_action.models import MISSING, ended_at, parse_row
 from cortex_action.report import Report
-from cortex_action.sanitize import (
-    defuse_commands,
-    json_for_log,
-    log_text,
-    markdown_code,
-    markdown_text,
-)
+from cortex_action.sanitize import defuse_commands, json_for_log, log_text
 
 MAX_CELL = 48
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
 
 
 # -- get ---------------------------------------------------------------------------------------
@@ -102,55 +108,3 @@ def json_lines(runs: Sequence[Mapping[str, Any]]) -> str:
     return "".join(
         json_for_log(json.dumps(r, ensure_ascii=False, default=str)) + "\n" for r in runs
     )
-
-
-def list_outputs(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], bool]:
-    """Outputs ``runs`` and ``count``; the second value tells whether ``runs`` was slimmed to the
-    columns because the full objects would pass GitHub's limit on outputs."""
-    full = json.dumps(list(runs), ensure_ascii=False, default=str)
-    slimmed = len(full.encode()) > OUTPUT_LIMIT
-    if slimmed:
-        full = json.dumps([parse_row(r).__dict__ for r in runs], ensure_ascii=False)
-    return {"runs": full, "count": str(len(runs))}, slimmed
-
-
-def list_summary(
-    runs: Sequence[Mapping[str, Any]],
-    *,
-    filters: Sequence[tuple[str, str]],
-    runs_url: str,
-    note: str | None = None,
-) -> str:
-    """A Markdown job summary: the filters used, then one row per run with its status and link."""
-    count = len(runs)
-    lines = [f"### Cortex workflow runs: {count} run{'s' if count != 1 else ''}", ""]
-    if filters:
-        lines.append(
-            "Filters: " + ", ".join(f"{name} {markdown_code(value)}" for name, value in filters)
-        )
-        lines.append("")
-    if note:
-        lines += [f"> {markdown_text(note)}", ""]
-    if not runs:
-        lines.append("No runs matched (Cortex returns runs of the last 30 days only).")
-    else:
-        lines += [
-            "| Run | Status | Workflow | Entity | Started | Initiator |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in map(parse_row, runs):
-            icon = ICONS[classify(r.status)]
-            lines.append(
-                f"| [{markdown_code(r.id)}]({runs_url}) | {icon} {markdown_text(r.status, 40)} | "
-                f"{markdown_text(r.workflow or MISSING, 200)} | "
-                f"{markdown_text(r.entity or MISSING, 200)} | "
-                f"{markdown_text(r.started or MISSING, 40)} | "
-                f"{markdown_text(r.initiator or MISSING, 200)} |"
-            )
-    text = "\n".join(lines) + "\n"
-    if len(text.encode()) > SUMMARY_LIMIT:
-        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
-        text = (
-            cut.rsplit("\n", 1)[0] + "\n\n_The table was cut to stay under GitHub's 1 MiB limit._\n"
-        )
-    return text

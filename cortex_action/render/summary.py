@@ -1,19 +1,19 @@
-"""Pure renderers: outputs, the job summary and the JSON result, as strings. No I/O."""
+"""The Markdown job summaries a person reads on GitHub (and in ``cortex-action.md``): one run's
+report, or a listing. Every piece of Cortex's text is escaped."""
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cortex_action.models import Outcome
+from cortex_action.models import MISSING, Outcome, classify, parse_row
+from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report
-from cortex_action.sanitize import json_for_log, markdown_code, markdown_text
+from cortex_action.sanitize import markdown_code, markdown_text
 
 # GitHub refuses a step summary over 1 MiB; stay well clear of it.
 SUMMARY_LIMIT = 1_000_000
-# GitHub caps outputs too (about 1 MB per step); a larger value is slimmed.
-OUTPUT_LIMIT = 900_000
 MAX_BLOCK_ROWS = 200
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
@@ -26,69 +26,8 @@ ICONS = {
 }
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
-
-
-def result_object(report: Report) -> dict[str, Any]:
-    """The machine-readable result: our fields, plus the run exactly as Cortex sent it."""
-    return {
-        "command": report.command,
-        "workflow": report.workflow,
-        "runId": report.run_id,
-        "status": report.status,
-        "runUrl": report.run_url,
-        "idempotencyKey": report.idempotency_key,
-        "exitCode": report.exit_code,
-        "message": report.headline,
-        "durationSeconds": None if report.duration is None else round(report.duration, 3),
-        "scope": report.scope,
-        "entity": report.entity,
-        "jobUrl": report.job_url,
-        "run": report.run.raw if report.run else None,
-    }
-
-
-def result_json(report: Report, *, indent: int | None = None) -> str:
-    """The result as JSON, safe to print into a CI log as well as to store."""
-    text = json.dumps(result_object(report), indent=indent, ensure_ascii=False, default=str)
-    return json_for_log(text)
-
-
-def _result_output(report: Report) -> str:
-    """The run as JSON for the ``result`` output; a run too large for GitHub is cut to its core."""
-    if report.run is None:
-        return ""
-    text = json.dumps(report.run.raw, ensure_ascii=False, default=str)
-    if len(text.encode()) > OUTPUT_LIMIT:
-        core = {k: report.run.raw.get(k) for k in ("id", "status", "workflow")}
-        core["truncated"] = "too large for a step output; read the run with `cortex-action get`"
-        text = json.dumps(core, ensure_ascii=False, default=str)
-    return text
-
-
-def outputs(report: Report) -> dict[str, str]:
-    """The step outputs; empty strings where a value is unknown, so ``if:`` tests are simple."""
-    return {
-        "run-id": report.run_id or "",
-        "status": report.status or "",
-        "run-url": report.run_url or "",
-        "idempotency-key": report.idempotency_key or "",
-        "result": _result_output(report),
-    }
-
-
-def summary(report: Report) -> str:
-    """The Markdown job summary; every piece of Cortex's text is escaped, the size is capped."""
+def run_summary(report: Report) -> str:
+    """One run's report in Markdown; every piece of Cortex's text is escaped, the size capped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
     icon = "✅" if report.exit_code == 0 else ICONS.get(outcome, "❌")
     if report.command == "get":  # get exits 0 for any run it could read: show the run's state
@@ -145,5 +84,47 @@ def summary(report: Report) -> str:
         text = (
             cut.rsplit("\n", 1)[0]
             + "\n\n_The summary was cut to stay under GitHub's 1 MiB limit._\n"
+        )
+    return text
+
+
+def list_summary(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    filters: Sequence[tuple[str, str]],
+    runs_url: str,
+    note: str | None = None,
+) -> str:
+    """A Markdown job summary: the filters used, then one row per run with its status and link."""
+    count = len(runs)
+    lines = [f"### Cortex workflow runs: {count} run{'s' if count != 1 else ''}", ""]
+    if filters:
+        lines.append(
+            "Filters: " + ", ".join(f"{name} {markdown_code(value)}" for name, value in filters)
+        )
+        lines.append("")
+    if note:
+        lines += [f"> {markdown_text(note)}", ""]
+    if not runs:
+        lines.append("No runs matched (Cortex returns runs of the last 30 days only).")
+    else:
+        lines += [
+            "| Run | Status | Workflow | Entity | Started | Initiator |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in map(parse_row, runs):
+            icon = ICONS[classify(r.status)]
+            lines.append(
+                f"| [{markdown_code(r.id)}]({runs_url}) | {icon} {markdown_text(r.status, 40)} | "
+                f"{markdown_text(r.workflow or MISSING, 200)} | "
+                f"{markdown_text(r.entity or MISSING, 200)} | "
+                f"{markdown_text(r.started or MISSING, 40)} | "
+                f"{markdown_text(r.initiator or MISSING, 200)} |"
+            )
+    text = "\n".join(lines) + "\n"
+    if len(text.encode()) > SUMMARY_LIMIT:
+        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
+        text = (
+            cut.rsplit("\n", 1)[0] + "\n\n_The table was cut to stay under GitHub's 1 MiB limit._\n"
         )
     return text
