@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cortex_action.render.summary import SUMMARY_LIMIT
+from cortex_action.hosts.github import SUMMARY_LIMIT
 from tests.support import ScriptedCortex, github_env, invoke, json_response, run_object
 
 EVIL = "x\n::set-output name=run-id::pwned\n::add-mask::x\n##[error]fake\nrun-id<<EOF\npwned\nEOF\n"

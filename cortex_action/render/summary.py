@@ -1,5 +1,6 @@
 """The Markdown job summaries a person reads on GitHub (and in ``cortex-action.md``): one run's
-report, or a listing. Every piece of Cortex's text is escaped."""
+report, or a listing. Every piece of Cortex's text is escaped; the text is whole, and a host
+with a size limit (GitHub's 1 MiB) cuts it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report
 from cortex_action.sanitize import markdown_code, markdown_text
 
-# GitHub refuses a step summary over 1 MiB; stay well clear of it.
-SUMMARY_LIMIT = 1_000_000
 MAX_BLOCK_ROWS = 200
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
@@ -27,7 +26,7 @@ ICONS = {
 
 
 def run_summary(report: Report) -> str:
-    """One run's report in Markdown; every piece of Cortex's text is escaped, the size capped."""
+    """One run's report in Markdown, whole; every piece of Cortex's text is escaped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
     icon = "✅" if report.exit_code == 0 else ICONS.get(outcome, "❌")
     if report.command == "get":  # get exits 0 for any run it could read: show the run's state
@@ -78,14 +77,7 @@ def run_summary(report: Report) -> str:
             lines.append(
                 f"\n_{len(blocks) - MAX_BLOCK_ROWS} more blocks are in the `result` output._"
             )
-    text = "\n".join(lines) + "\n"
-    if len(text.encode()) > SUMMARY_LIMIT:
-        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
-        text = (
-            cut.rsplit("\n", 1)[0]
-            + "\n\n_The summary was cut to stay under GitHub's 1 MiB limit._\n"
-        )
-    return text
+    return "\n".join(lines) + "\n"
 
 
 def list_summary(
@@ -121,10 +113,4 @@ def list_summary(
                 f"{markdown_text(r.started or MISSING, 40)} | "
                 f"{markdown_text(r.initiator or MISSING, 200)} |"
             )
-    text = "\n".join(lines) + "\n"
-    if len(text.encode()) > SUMMARY_LIMIT:
-        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
-        text = (
-            cut.rsplit("\n", 1)[0] + "\n\n_The table was cut to stay under GitHub's 1 MiB limit._\n"
-        )
-    return text
+    return "\n".join(lines) + "\n"
