@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from cortex_action.hosts.base import Host
 
@@ -34,7 +35,10 @@ def fit_summary(markdown: str) -> str:
 
 
 class GitHubHost(Host):
-    name = "github"
+    @property
+    def stream(self) -> TextIO:
+        # Log lines and workflow commands go to stdout, where GitHub's own toolkit writes them.
+        return self.out
 
     @property
     def run_attempt(self) -> str | None:

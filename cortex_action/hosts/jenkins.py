@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
 from cortex_action.render.result_files import EnvSyntax
@@ -19,14 +18,8 @@ COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konso
 
 
 class JenkinsHost(Host):
-    name = "jenkins"
     # readProperties is java.util.Properties: backslash escapes, ASCII.
     env_syntax = EnvSyntax.PROPERTIES
-
-    @property
-    def stream(self) -> TextIO:
-        # The job log shows both streams; stderr keeps stdout clean for `--json > result.json`.
-        return self.err
 
     @property
     def job_url(self) -> str | None:
