@@ -8,7 +8,6 @@ disagree on escaping: GitLab keeps every character literally, Java reads backsla
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
 import xml.etree.ElementTree as ET
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from cortex_action import dates
 from cortex_action.models import Block, Outcome, classify
 from cortex_action.render import outputs, summary
 from cortex_action.report import Report
@@ -120,10 +120,11 @@ def xml_text(text: str, limit: int = 10_000) -> str:
 
 
 def _iso_seconds(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
+    """A Unix time from ISO 8601 text with a zone; None for anything else."""
+    if not isinstance(value, str):
         return None
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return dates.parse_instant(value).timestamp()
     except ValueError:
         return None
 
