@@ -19,6 +19,7 @@ MAX_CELL = 48
 
 
 def format_duration(seconds: float | None) -> str:
+    """``1h02m05s``, ``4m05s`` or ``7s``; ``-`` when the duration is unknown."""
     if seconds is None:
         return "-"
     total = round(seconds)
