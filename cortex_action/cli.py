@@ -17,7 +17,7 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 
-from cortex_action import __version__, render
+from cortex_action import __version__
 from cortex_action.client import CortexClient
 from cortex_action.commands import get as get_command
 from cortex_action.commands import list_runs as list_command
@@ -26,6 +26,7 @@ from cortex_action.commands import wait as wait_command
 from cortex_action.commands.context import Context
 from cortex_action.errors import CortexActionError, ExitCode, InputError, Interrupted
 from cortex_action.hosts import Host, detect_host
+from cortex_action.render import outputs
 from cortex_action.report import Report
 from cortex_action.retry import Clock, RetryNotice, Sleep
 from cortex_action.settings import (
@@ -426,14 +427,14 @@ def _execute(  # noqa: PLR0917 - private, called once
     if not isinstance(result, Report):
         host.out.write(host.redact(result.stdout(as_json=bool(getattr(args, "json", False)))))
     elif getattr(args, "json", False):
-        host.out.write(host.redact(render.result_json(result, indent=2) + "\n"))
+        host.out.write(host.redact(outputs.result_json(result, indent=2) + "\n"))
     return result.exit_code
 
 
 def _print_result(argv: Sequence[str], report: object | None, out: TextIO, host: Host) -> None:
     # On the way out of an error too, the result never shows the token (a run may echo it).
     if "--json" in argv and isinstance(report, Report):
-        out.write(host.redact(render.result_json(report, indent=2) + "\n"))
+        out.write(host.redact(outputs.result_json(report, indent=2) + "\n"))
 
 
 def console_main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +11,7 @@ import httpx
 
 from cortex_action import __version__
 from cortex_action.errors import ApiError, TransportError
-from cortex_action.models import Run, parse_run
+from cortex_action.models import ListPage, Run, as_text, parse_page, parse_run
 from cortex_action.retry import (
     Clock,
     RetryNotice,
@@ -62,17 +61,6 @@ def path_segment(value: str) -> str:
     """Percent-encode user input for one path segment; ``.`` and ``..`` can't climb the path."""
     encoded = quote(value, safe="")
     return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
-
-
-@dataclass(frozen=True)
-class ListPage:
-    """One page of a run listing, whichever envelope Cortex used."""
-
-    runs: list[dict[str, Any]]
-    page: int | None
-    total_pages: int | None
-    total: int | None
-    last: bool | None
 
 
 class CortexClient:
@@ -277,9 +265,11 @@ def api_error(response: httpx.Response) -> ApiError:
     except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
-        message = _str(body.get("message")) or _str(body.get("title")) or _str(body.get("error"))
-        details = _str(body.get("details")) or _str(body.get("detail"))
-        request_id = _str(body.get("requestId")) or _str(body.get("request_id"))
+        message = (
+            as_text(body.get("message")) or as_text(body.get("title")) or as_text(body.get("error"))
+        )
+        details = as_text(body.get("details")) or as_text(body.get("detail"))
+        request_id = as_text(body.get("requestId")) or as_text(body.get("request_id"))
         violations = body.get("violations")
         if isinstance(violations, list) and violations:
             found = [_violation(v) for v in violations if isinstance(v, dict)]
@@ -304,68 +294,8 @@ def api_error(response: httpx.Response) -> ApiError:
     )
 
 
-def _str(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
 def _violation(item: Mapping[str, Any]) -> str:
-    parts = [_str(item.get(k)) for k in ("title", "description")]
+    parts = [as_text(item.get(k)) for k in ("title", "description")]
     text = ": ".join(p for p in parts if p)
-    pointer = _str(item.get("pointer"))
+    pointer = as_text(item.get("pointer"))
     return f"{text} (at {pointer})" if pointer else text
-
-
-def parse_page(payload: Any) -> ListPage:
-    """Accept a Cortex-style page (a list under some key) and a Spring-style page (``content``)."""
-    if isinstance(payload, list):
-        return ListPage(_run_objects(payload), None, None, len(payload), True)
-    if not isinstance(payload, dict):
-        raise TransportError(
-            "Cortex answered the run listing with JSON that is not a page: "
-            f"{type(payload).__name__}."
-        )
-    runs: list[Any] | None = None
-    for key in ("content", "runs", "workflowRuns", "items", "data", "results"):
-        if isinstance(payload.get(key), list):
-            runs = payload[key]
-            break
-    if runs is None:
-        lists = [v for v in payload.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise TransportError(
-                "Cortex answered the run listing with an object that has no list of runs; keys: "
-                + ", ".join(sorted(map(str, payload))[:20])
-            )
-        runs = lists[0]
-
-    def number(*keys: str) -> int | None:
-        for key in keys:
-            value = payload.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return None
-
-    last = payload.get("last")
-    return ListPage(
-        runs=_run_objects(runs),
-        page=number("page", "number"),
-        total_pages=number("totalPages"),
-        total=number("total", "totalElements"),
-        last=last if isinstance(last, bool) else None,
-    )
-
-
-def _run_objects(items: list[Any]) -> list[dict[str, Any]]:
-    """The runs of a page. Anything but objects means this is not a page of runs (a garbled or
-    foreign answer), never "no runs": that would end a listing with exit 0 and nothing found."""
-    strays = sorted({type(item).__name__ for item in items if not isinstance(item, dict)})
-    if strays:
-        raise TransportError(
-            "Cortex answered the run listing with a list that is not a list of run objects "
-            f"(it holds {', '.join(strays)})."
-        )
-    return list(items)

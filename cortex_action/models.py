@@ -1,15 +1,19 @@
-"""The run object as far as Cortex documents it, kept with its raw JSON.
+"""The run object and the run listing's page as far as Cortex documents them, with their parsers.
 
-Cortex publishes only ``id``, ``status``, ``workflow`` and ``actions[].state.errorMessage``;
-everything else is read defensively and the raw object is kept for users.
+Cortex publishes only a run's ``id``, ``status``, ``workflow`` and ``actions[].state.errorMessage``;
+everything else is read defensively (under the names Cortex or the emulator may use) and the raw
+object is kept for users.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cortex_action import dates
 from cortex_action.errors import TransportError
 
 
@@ -75,20 +79,11 @@ class Run:
     def failed_blocks(self) -> list[Block]:
         return [b for b in self.blocks if b.error or classify(b.status or "") is Outcome.FAILURE]
 
-    @property
-    def workflow_name(self) -> str | None:
-        workflow = self.raw.get("workflow")
-        if isinstance(workflow, dict):
-            for key in ("name", "tag", "cid"):
-                value = workflow.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        return None
 
-
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
+    """Text or a number from Cortex's JSON as a stripped string; None for blanks and the rest."""
     if isinstance(value, str) and value.strip():
-        return value
+        return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
@@ -100,13 +95,13 @@ def _block(index: int, item: dict[str, Any]) -> Block:
     name = next(
         (
             t
-            for t in (_text(item.get(k)) for k in ("name", "title", "slug", "actionSlug", "id"))
+            for t in (as_text(item.get(k)) for k in ("name", "title", "slug", "actionSlug", "id"))
             if t
         ),
         f"block {index + 1}",
     )
-    status = _text(state.get("status")) or _text(item.get("status"))
-    error = _text(state.get("errorMessage")) or _text(item.get("errorMessage"))
+    status = as_text(state.get("status")) or as_text(item.get("status"))
+    error = as_text(state.get("errorMessage")) or as_text(item.get("errorMessage"))
     return Block(name=name, status=status, error=error)
 
 
@@ -130,3 +125,156 @@ def parse_run(payload: Any, *, what: str = "the run") -> Run:
             f"got {type(status).__name__}."
         )
     return Run(id=str(run_id), status=status.strip().upper(), raw=payload)
+
+
+# -- a run as a row of a listing ---------------------------------------------------------------
+
+# What a row shows for a fact the run object doesn't give.
+MISSING = "-"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """The columns of one run; None where the run object doesn't say."""
+
+    id: str
+    status: str
+    workflow: str | None
+    entity: str | None
+    started: str | None
+    initiator: str | None
+
+
+def _first(raw: Mapping[str, Any], *paths: str) -> str | None:
+    """The first non-empty text at one of the dotted ``paths``; an object yields its email/tag."""
+    for path in paths:
+        value: Any = raw
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping):
+            value = next(
+                (value[k] for k in ("email", "tag", "name", "id", "cid") if as_text(value.get(k))),
+                None,
+            )
+        text = as_text(value)
+        if text:
+            return text
+    return None
+
+
+def _when(value: str | None) -> str | None:
+    """An ISO time shown as ``2026-11-30 08:00:00Z``; epoch numbers too; other text as is."""
+    if value is None:
+        return None
+    try:
+        if value.replace(".", "", 1).isdigit():
+            number = float(value)
+            seconds = number / 1000 if number > 1e11 else number  # epoch milliseconds or seconds
+            instant = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        else:
+            instant = dates.parse_instant(value)
+    except (ValueError, OverflowError, OSError):
+        return value
+    return instant.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def parse_row(raw: Mapping[str, Any]) -> RunRow:
+    """The columns of a run object, looked up under every name Cortex may use; never raises."""
+    return RunRow(
+        id=as_text(raw.get("id")) or MISSING,
+        status=(as_text(raw.get("status")) or MISSING).upper(),
+        workflow=_first(
+            raw,
+            "workflow.tag",
+            "workflow.name",
+            "workflow.cid",
+            "workflowTag",
+            "workflowName",
+            "workflowId",
+            "workflow",
+        ),
+        entity=_first(
+            raw,
+            "scope.entityId",
+            "scope.entityTag",
+            "entity",
+            "context.entity",
+            "entityId",
+            "entityTag",
+        ),
+        started=_when(
+            _first(raw, "dateStarted", "startedAt", "dateCreated", "createdAt", "startTime")
+        ),
+        initiator=_first(raw, "initiatedBy", "initiator", "context.initiator", "runAs"),
+    )
+
+
+def ended_at(raw: Mapping[str, Any]) -> str | None:
+    """When the run ended, shown like ``RunRow.started``; None while it hasn't (or won't say)."""
+    return _when(_first(raw, "dateCompleted", "completedAt", "endedAt"))
+
+
+# -- a page of the run listing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a run listing, whichever envelope Cortex used."""
+
+    runs: list[dict[str, Any]]
+    page: int | None
+    total_pages: int | None
+    total: int | None
+    last: bool | None
+
+
+def parse_page(payload: Any) -> ListPage:
+    """Accept a Cortex-style page (a list under some key) and a Spring-style page (``content``)."""
+    if isinstance(payload, list):
+        return ListPage(_run_objects(payload), None, None, len(payload), True)
+    if not isinstance(payload, dict):
+        raise TransportError(
+            "Cortex answered the run listing with JSON that is not a page: "
+            f"{type(payload).__name__}."
+        )
+    runs: list[Any] | None = None
+    for key in ("content", "runs", "workflowRuns", "items", "data", "results"):
+        if isinstance(payload.get(key), list):
+            runs = payload[key]
+            break
+    if runs is None:
+        lists = [v for v in payload.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise TransportError(
+                "Cortex answered the run listing with an object that has no list of runs; keys: "
+                + ", ".join(sorted(map(str, payload))[:20])
+            )
+        runs = lists[0]
+
+    def number(*keys: str) -> int | None:
+        for key in keys:
+            value = payload.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    last = payload.get("last")
+    return ListPage(
+        runs=_run_objects(runs),
+        page=number("page", "number"),
+        total_pages=number("totalPages"),
+        total=number("total", "totalElements"),
+        last=last if isinstance(last, bool) else None,
+    )
+
+
+def _run_objects(items: list[Any]) -> list[dict[str, Any]]:
+    """The runs of a page. Anything but objects means this is not a page of runs (a garbled or
+    foreign answer), never "no runs": that would end a listing with exit 0 and nothing found."""
+    strays = sorted({type(item).__name__ for item in items if not isinstance(item, dict)})
+    if strays:
+        raise TransportError(
+            "Cortex answered the run listing with a list that is not a list of run objects "
+            f"(it holds {', '.join(strays)})."
+        )
+    return list(items)

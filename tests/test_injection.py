@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cortex_action.render import SUMMARY_LIMIT
+from cortex_action.hosts.github import SUMMARY_LIMIT
 from tests.support import ScriptedCortex, github_env, invoke, json_response, run_object
 
 EVIL = "x\n::set-output name=run-id::pwned\n::add-mask::x\n##[error]fake\nrun-id<<EOF\npwned\nEOF\n"
@@ -120,7 +120,7 @@ def test_json_result_on_a_github_log_cannot_carry_a_command(
 def test_scope_from_cortex_is_escaped_in_the_summary() -> None:
     """A scope type is Cortex's text too: it can't break the table or add HTML."""
     from cortex_action.models import Run
-    from cortex_action.render import summary
+    from cortex_action.render.summary import run_summary
     from cortex_action.report import Report
 
     report = Report(
@@ -131,7 +131,7 @@ def test_scope_from_cortex_is_escaped_in_the_summary() -> None:
         run=Run("r", "COMPLETED", {}),
         scope="<IMG SRC=X>|X|",
     )
-    text = summary(report)
+    text = run_summary(report)
     assert "<IMG" not in text
     assert "| Scope | &lt;IMG SRC=X&gt;\\|X\\| |" in text
 

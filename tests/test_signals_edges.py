@@ -25,7 +25,7 @@ CHILD = """
 import io, json, os, signal, sys
 import httpx
 import cortex_action.cli as cli
-import cortex_action.render as render
+from cortex_action.render import outputs, summary
 from cortex_action.hosts.github import GitHubHost
 
 where, sig, answer = sys.argv[1], getattr(signal, sys.argv[2]), sys.argv[3]
@@ -44,13 +44,13 @@ def signalling(original):
 if where == "settings":
     cli.load_settings = signalling(cli.load_settings)
 elif where == "summary":
-    render.summary = signalling(render.summary)
+    summary.run_summary = signalling(summary.run_summary)
 elif where == "outputs":
     GitHubHost.write_outputs = signalling(GitHubHost.write_outputs)
 elif where == "error-report":
     GitHubHost.error = signalling(GitHubHost.error)
 elif where == "json-result":
-    render.result_json = signalling(render.result_json)
+    outputs.result_json = signalling(outputs.result_json)
 
 out = io.StringIO()
 code = cli.main(sys.argv[4:], os.environ, out=out, err=out,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from cortex_action import render, render_files
 from cortex_action.commands.context import Context
 from cortex_action.errors import (
     CortexActionError,
@@ -21,6 +20,8 @@ from cortex_action.errors import (
     WaitTimeout,
 )
 from cortex_action.models import Outcome, Run
+from cortex_action.render import outputs, result_files, summary
+from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report, redacted
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused
@@ -63,7 +64,7 @@ class Progress:
 
 
 def elapsed(seconds: float) -> str:
-    return f"[{render.format_duration(seconds):>7}]"
+    return f"[{format_duration(seconds):>7}]"
 
 
 def log_event(ctx: Context, event: WaitEvent) -> None:
@@ -119,17 +120,17 @@ def follow(ctx: Context, progress: Progress, run: Run, deadline: float) -> Repor
         )
     except DeadlineReached as exc:
         raise WaitTimeout(
-            f"Gave up waiting: `timeout` ({render.format_duration(ctx.settings.timeout)}) ran out "
+            f"Gave up waiting: `timeout` ({format_duration(ctx.settings.timeout)}) ran out "
             f"while Cortex was failing to answer.\n{exc}\nThe run goes on in Cortex: "
             f"{ctx.runs_url}"
         ) from None
     final = result.run
     progress.run = final
-    took = render.format_duration(ctx.clock() - progress.started)
+    took = format_duration(ctx.clock() - progress.started)
     if result.stop is Stop.TIMEOUT:
         raise WaitTimeout(
             f"Gave up waiting after {took}: the run is still {log_text(final.status, 100)} and "
-            f"`timeout` is {render.format_duration(ctx.settings.timeout)}. The run goes on in "
+            f"`timeout` is {format_duration(ctx.settings.timeout)}. The run goes on in "
             f"Cortex: {ctx.runs_url}"
         )
     if result.stop is Stop.PAUSED:
@@ -209,10 +210,10 @@ def _unconfirmed_trigger(
 def publish(ctx: Context, report: Report) -> None:
     """Outputs, summary and result files, the same on every path that got a run."""
     report = redacted(report, ctx.settings.token)
-    ctx.host.write_outputs(render.outputs(report))
-    ctx.host.write_summary(render.summary(report))
+    ctx.host.write_outputs(outputs.run_outputs(report))
+    ctx.host.write_summary(summary.run_summary(report))
     try:
-        written = ctx.host.write_files(render_files.result_files(report, ctx.host.env_syntax))
+        written = ctx.host.write_files(result_files.result_files(report, ctx.host.env_syntax))
     except OSError as exc:
         # Said, not raised: this runs on the way out of errors too, and must not hide them.
         ctx.host.warning(
@@ -243,4 +244,4 @@ def reported(ctx: Context, progress: Progress, work: Callable[[], Report]) -> Re
             if isinstance(error, CortexActionError | Interrupted):
                 error.report = final
             elif error is None:
-                ctx.host.info(f"Done in {render.format_duration(final.duration)}: {final.headline}")
+                ctx.host.info(f"Done in {format_duration(final.duration)}: {final.headline}")

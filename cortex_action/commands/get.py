@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cortex_action import render, render_runs
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import Progress, publish
 from cortex_action.errors import ExitCode
-from cortex_action.models import Run
+from cortex_action.models import Run, parse_row
+from cortex_action.render import outputs, terminal
 from cortex_action.report import Report
 from cortex_action.sanitize import log_text
 
@@ -25,8 +25,8 @@ class RunView:
 
     def stdout(self, *, as_json: bool) -> str:
         if as_json:
-            return render.result_json(self.report, indent=2) + "\n"
-        return render_runs.run_block(self.report)
+            return outputs.result_json(self.report, indent=2) + "\n"
+        return terminal.run_block(self.report)
 
 
 def scope_of(progress: Progress, run: Run) -> None:
@@ -34,7 +34,7 @@ def scope_of(progress: Progress, run: Run) -> None:
     scope = run.raw.get("scope")
     if isinstance(scope, dict) and isinstance(scope.get("type"), str):
         progress.scope = scope["type"].upper()
-    progress.entity = render_runs.row(run.raw).entity
+    progress.entity = parse_row(run.raw).entity
 
 
 def get(ctx: Context) -> RunView:

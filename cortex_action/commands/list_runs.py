@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_action import dates, render_runs
-from cortex_action.client import ListPage
+from cortex_action import dates
 from cortex_action.commands.context import Context
 from cortex_action.errors import ApiError, ExitCode, InputError
+from cortex_action.models import MISSING, ListPage, RunRow, parse_row
+from cortex_action.render import terminal
+from cortex_action.render.outputs import list_outputs
+from cortex_action.render.summary import list_summary
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OutputFormat, Settings
 
@@ -40,10 +43,10 @@ class Listing:
     def stdout(self, *, as_json: bool) -> str:
         fmt = OutputFormat.JSON if as_json else self.format
         if fmt is OutputFormat.JSON:
-            return render_runs.json_array(self.runs)
+            return terminal.json_array(self.runs)
         if fmt is OutputFormat.JSONL:
-            return render_runs.json_lines(self.runs)
-        return render_runs.table(self.runs)
+            return terminal.json_lines(self.runs)
+        return terminal.table(self.runs)
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,9 @@ def is_last(page: ListPage, number: int, size: int) -> bool:
     return page.last is None and len(page.runs) < size
 
 
-def identity(run: dict[str, Any], row: render_runs.RunRow) -> str:
+def identity(run: dict[str, Any], row: RunRow) -> str:
     """What makes a run the same run on two pages: its id, or all of it if it has none."""
-    if row.id != render_runs.MISSING:
+    if row.id != MISSING:
         return row.id
     return json.dumps(run, sort_keys=True, default=str)
 
@@ -182,7 +185,7 @@ def list_runs(ctx: Context) -> Listing:
     more = False
     while True:
         page = ctx.client.list_runs({**params, "page": number, "size": size}, deadline=deadline)
-        rows = [(r, render_runs.row(r)) for r in page.runs]
+        rows = [(r, parse_row(r)) for r in page.runs]
         fresh = [(r, row) for r, row in rows if identity(r, row) not in seen]
         seen.update(identity(r, row) for r, row in fresh)
         matched += [r for r, row in fresh if not wanted or row.status in wanted]
@@ -208,11 +211,9 @@ def list_runs(ctx: Context) -> Listing:
         if more
         else None
     )
-    outputs, slimmed = render_runs.list_outputs(runs)
+    outputs, slimmed = list_outputs(runs)
     ctx.host.write_outputs(outputs)
-    ctx.host.write_summary(
-        render_runs.list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note)
-    )
+    ctx.host.write_summary(list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note))
     if slimmed:
         ctx.host.warning(
             "The runs are too large for a step output: `runs` holds only their columns "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 from cortex_action.sanitize import defuse_commands, visible_controls
 
 # SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.
@@ -34,7 +35,6 @@ def neutralise_terminal(text: str) -> str:
 class Host:
     """Where the job runs, and how to tell its user what happened there."""
 
-    name: str = "local"
     # The syntax of the variables file (``cortex-action.env``) this host's tools read.
     env_syntax: EnvSyntax = EnvSyntax.DOTENV
 
@@ -45,12 +45,14 @@ class Host:
         err: TextIO,
         *,
         output_dir: str | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.env = env
         self.out = out
         self.err = err
         # The `output-dir` input: where result files go instead of the host's own folder.
         self.output_dir = output_dir or None
+        self._wall = wall  # Unix time, for hosts whose log marks carry it (GitLab's sections)
         self._secrets: list[str] = []
         self.colour = self._use_colour()
 
@@ -75,8 +77,9 @@ class Host:
 
     @property
     def stream(self) -> TextIO:
-        """Where log lines go: stdout on CI hosts, stderr locally (stdout is for ``--json``)."""
-        return self.out
+        """Where log lines go: stderr, so that stdout stays clean for ``--json > result.json``
+        (a CI job log shows both streams)."""
+        return self.err
 
     def _use_colour(self) -> bool:
         """Whether this host's log shows ANSI colour; plain by default."""

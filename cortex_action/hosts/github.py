@@ -7,8 +7,12 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from cortex_action.hosts.base import Host
+
+# GitHub refuses a step summary over 1 MiB; stay well clear of it.
+SUMMARY_LIMIT = 1_000_000
 
 
 def escape_data(text: str) -> str:
@@ -20,8 +24,21 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def fit_summary(markdown: str) -> str:
+    """The summary cut at a line end to stay under GitHub's limit, saying that it was cut."""
+    if len(markdown.encode()) <= SUMMARY_LIMIT:
+        return markdown
+    cut = markdown.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
+    return (
+        cut.rsplit("\n", 1)[0] + "\n\n_The summary was cut to stay under GitHub's 1 MiB limit._\n"
+    )
+
+
 class GitHubHost(Host):
-    name = "github"
+    @property
+    def stream(self) -> TextIO:
+        # Log lines and workflow commands go to stdout, where GitHub's own toolkit writes them.
+        return self.out
 
     @property
     def run_attempt(self) -> str | None:
@@ -90,7 +107,8 @@ class GitHubHost(Host):
         path = self.env.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        text = self.redact(markdown)
+        # Cut after redacting: a cut can't leave part of a secret that no longer matches its mask.
+        text = fit_summary(self.redact(markdown))
         self._append(path, text if text.endswith("\n") else text + "\n", "the job summary")
 
     def _append(self, path: str, text: str, what: str) -> None:

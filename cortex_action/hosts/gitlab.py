@@ -8,15 +8,12 @@ GitLab has no step outputs or job summary: a later job reads ``cortex-action.env
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 
 _SECTION_NAME = re.compile(r"[^a-z0-9_.-]+")
 
@@ -28,26 +25,9 @@ def section_name(title: str, number: int) -> str:
 
 
 class GitLabHost(Host):
-    name = "gitlab"
     env_syntax = EnvSyntax.DOTENV
-
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        out: TextIO,
-        err: TextIO,
-        *,
-        output_dir: str | None = None,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(env, out, err, output_dir=output_dir)
-        self._wall = wall  # section markers carry a Unix time: GitLab shows each one's duration
-        self._numbers = itertools.count(1)
-
-    @property
-    def stream(self) -> TextIO:
-        # The job log shows both streams; stderr keeps stdout clean for `--json > result.json`.
-        return self.err
+    # Sections opened so far: a section's name must be unique within the job.
+    _sections = 0
 
     @property
     def job_url(self) -> str | None:
@@ -67,8 +47,10 @@ class GitLabHost(Host):
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
-        name = section_name(title, next(self._numbers))
+        self._sections += 1
+        name = section_name(title, self._sections)
         heading = self.paint(self._clean(title).replace("\n", " "), "title")
+        # Section markers carry a Unix time: GitLab shows each section's duration.
         self._write(
             f"\x1b[0Ksection_start:{int(self._wall())}:{name}[collapsed=true]\r\x1b[0K{heading}"
         )

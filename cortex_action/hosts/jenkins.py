@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render.result_files import EnvSyntax
 
 # Terminal types that render SGR colour; "dumb", empty or unknown ones don't get any.
 COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konsole)([-.].*)?")
 
 
 class JenkinsHost(Host):
-    name = "jenkins"
     # readProperties is java.util.Properties: backslash escapes, ASCII.
     env_syntax = EnvSyntax.PROPERTIES
-
-    @property
-    def stream(self) -> TextIO:
-        # The job log shows both streams; stderr keeps stdout clean for `--json > result.json`.
-        return self.err
 
     @property
     def job_url(self) -> str | None:

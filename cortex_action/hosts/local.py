@@ -6,8 +6,8 @@ else (a pipe, a file, an unknown CI): plain lines, one per update. ``NO_COLOR`` 
 
 from __future__ import annotations
 
+import functools
 import shutil
-from collections.abc import Mapping
 from typing import TextIO
 
 from cortex_action.hosts.base import Host, no_color
@@ -21,23 +21,12 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 class LocalHost(Host):
-    name = "local"
+    _live = False  # a progress line is on screen, without its newline yet
 
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        out: TextIO,
-        err: TextIO,
-        *,
-        output_dir: str | None = None,
-    ) -> None:
-        self.interactive = is_terminal(err) and env.get("TERM", "") != "dumb"
-        super().__init__(env, out, err, output_dir=output_dir)
-        self._live = False  # a progress line is on screen, without its newline yet
-
-    @property
-    def stream(self) -> TextIO:
-        return self.err
+    @functools.cached_property
+    def interactive(self) -> bool:
+        """A terminal that can rewrite a line: progress stays on one live line."""
+        return is_terminal(self.err) and self.env.get("TERM", "") != "dumb"
 
     def _use_colour(self) -> bool:
         return self.interactive and not no_color(self.env)

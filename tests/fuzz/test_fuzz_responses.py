@@ -15,10 +15,11 @@ import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cortex_action.client import CortexClient, ListPage, parse_page
+from cortex_action.client import CortexClient
 from cortex_action.errors import CortexError
+from cortex_action.hosts.github import SUMMARY_LIMIT
 from cortex_action.hosts.github import parse_outputs as parse_github_outputs
-from cortex_action.render import SUMMARY_LIMIT
+from cortex_action.models import ListPage, parse_page
 from tests.fuzz.strategies import (
     JSON_VALUES,
     NASTY_TOKEN,

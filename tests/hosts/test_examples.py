@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cortex_action import render, render_files
 from cortex_action.hosts.github import parse_outputs
-from cortex_action.render_files import ENV_FILE, JSON_FILE, JUNIT_FILE, SUMMARY_FILE
+from cortex_action.render.outputs import result_object, result_variables
+from cortex_action.render.result_files import ENV_FILE, JSON_FILE, JUNIT_FILE, SUMMARY_FILE
 from cortex_action.report import Report
 from cortex_action.settings import ALIASES, Settings
 
@@ -30,7 +30,7 @@ EXAMPLES = ROOT / "examples"
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 PLACEHOLDER_IMAGE = "ghcr.io/OWNER/cortex-action:1"
 EMPTY_REPORT = Report(command="run", workflow="w", exit_code=0, headline="")
-RESULT_VARIABLES = set(render_files.result_variables(EMPTY_REPORT))
+RESULT_VARIABLES = set(result_variables(EMPTY_REPORT))
 
 
 def load_yaml(name: str) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def test_jenkins_example_uses_the_files_we_write() -> None:
     assert used <= RESULT_VARIABLES
     json_fields = set(re.findall(r"\bresult\.([A-Za-z]+)", text))
     assert json_fields
-    assert json_fields <= set(render.result_object(EMPTY_REPORT))
+    assert json_fields <= set(result_object(EMPTY_REPORT))
 
 
 def test_jenkins_example_runs(

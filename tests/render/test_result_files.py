@@ -9,12 +9,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from cortex_action import render_files
 from cortex_action.models import parse_run
-from cortex_action.render_files import EnvSyntax
+from cortex_action.render import outputs, result_files
+from cortex_action.render.result_files import EnvSyntax
 from cortex_action.report import Report
-
-from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
+from tests.hosts.readers import java_load_properties, parse_gitlab_dotenv, read_junit
 
 AWKWARD = [
     "",
@@ -70,7 +69,7 @@ def report(**changes: object) -> Report:
 @pytest.mark.parametrize("value", AWKWARD)
 def test_dotenv_values_are_literal_for_gitlab_and_decode_back(value: str) -> None:
 
-    text = render_files.dotenv({"CORTEX_RUN_ID": value})
+    text = result_files.dotenv({"CORTEX_RUN_ID": value})
 
     parsed = parse_gitlab_dotenv(text.encode())
     if not value:
@@ -88,7 +87,7 @@ def test_dotenv_reads_the_same_when_a_shell_sources_it(tmp_path: Path) -> None:
     values = [v for v in AWKWARD if v] + ["~", "a:~b"]
     path = tmp_path / "cortex-action.env"
     path.write_text(
-        render_files.dotenv({f"V{i}": value for i, value in enumerate(values)}), encoding="utf-8"
+        result_files.dotenv({f"V{i}": value for i, value in enumerate(values)}), encoding="utf-8"
     )
     script = ". ./cortex-action.env; " + "; ".join(
         f'printf "%s\\n" "$V{i}"' for i in range(len(values))
@@ -101,19 +100,19 @@ def test_dotenv_reads_the_same_when_a_shell_sources_it(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert done.stdout.splitlines() == [render_files.dotenv_value(v) for v in values]
+    assert done.stdout.splitlines() == [result_files.dotenv_value(v) for v in values]
     assert [unquote(line) for line in done.stdout.splitlines()] == values
 
 
 def test_dotenv_keeps_ordinary_values_as_they_are() -> None:
-    variables = render_files.result_variables(report())
-    parsed = parse_gitlab_dotenv(render_files.dotenv(variables).encode())
+    variables = outputs.result_variables(report())
+    parsed = parse_gitlab_dotenv(result_files.dotenv(variables).encode())
     assert parsed == variables
 
 
 def test_dotenv_refuses_a_name_gitlab_would_refuse() -> None:
     with pytest.raises(ValueError, match="not a dotenv variable name"):
-        render_files.dotenv({"BAD-NAME": "x"})
+        result_files.dotenv({"BAD-NAME": "x"})
 
 
 def test_properties_round_trip_through_java(
@@ -122,7 +121,7 @@ def test_properties_round_trip_through_java(
     variables = {f"KEY_{i}": value for i, value in enumerate(AWKWARD)}
     variables["key with = and : and space"] = "v"
     path = tmp_path / "cortex-action.env"
-    text = render_files.java_properties(variables)
+    text = result_files.java_properties(variables)
     assert text.isascii()
     path.write_text(text, encoding="ascii")
 
@@ -130,13 +129,13 @@ def test_properties_round_trip_through_java(
 
 
 def test_properties_escapes_what_java_would() -> None:
-    assert render_files.properties_escape("a:b=c#d!e\\f") == "a\\:b\\=c\\#d\\!e\\\\f"
-    assert render_files.properties_escape(" lead") == "\\ lead"
-    assert render_files.properties_escape("é😀") == "\\u00E9\\uD83D\\uDE00"
+    assert result_files.properties_escape("a:b=c#d!e\\f") == "a\\:b\\=c\\#d\\!e\\\\f"
+    assert result_files.properties_escape(" lead") == "\\ lead"
+    assert result_files.properties_escape("é😀") == "\\u00E9\\uD83D\\uDE00"
 
 
 def test_junit_counts_cases_and_keeps_messages() -> None:
-    root, cases = read_junit(render_files.junit_xml(report()).encode())
+    root, cases = read_junit(result_files.junit_xml(report()).encode())
 
     assert [(c.name, c.outcome) for c in cases] == [
         ("workflow run", "failure"),
@@ -167,18 +166,18 @@ def test_junit_counts_cases_and_keeps_messages() -> None:
 )
 def test_junit_run_case(status: str, code: int, kind: str) -> None:
     run = parse_run({"id": "r1", "status": status})
-    _, cases = read_junit(render_files.junit_xml(report(run=run, exit_code=code)).encode())
+    _, cases = read_junit(result_files.junit_xml(report(run=run, exit_code=code)).encode())
     assert [(c.name, c.outcome) for c in cases] == [("workflow run", kind)]
 
 
 def test_junit_without_a_run_still_parses() -> None:
-    _, cases = read_junit(render_files.junit_xml(report(run=None, exit_code=3)).encode())
+    _, cases = read_junit(result_files.junit_xml(report(run=None, exit_code=3)).encode())
     assert [(c.name, c.outcome) for c in cases] == [("workflow run", "error")]
 
 
 def test_result_files_in_both_syntaxes() -> None:
-    dotenv = render_files.result_files(report(), EnvSyntax.DOTENV)
-    props = render_files.result_files(report(), EnvSyntax.PROPERTIES)
+    dotenv = result_files.result_files(report(), EnvSyntax.DOTENV)
+    props = result_files.result_files(report(), EnvSyntax.PROPERTIES)
     assert list(dotenv) == [
         "cortex-action.env",
         "cortex-action.json",
@@ -191,8 +190,8 @@ def test_result_files_in_both_syntaxes() -> None:
 
 
 def test_junit_block_times_where_cortex_gives_them() -> None:
-    root, _ = read_junit(render_files.junit_xml(report()).encode())
+    root, _ = read_junit(result_files.junit_xml(report()).encode())
     times = {c.get("name"): c.get("time") for c in root.iter("testcase")}
     assert times["block 1: ok"] == "2.500"
     assert times["block 2: boom"] is None
-    assert render_files.block_seconds({"state": {"dateStarted": "x", "dateCompleted": "y"}}) is None
+    assert result_files.block_seconds({"state": {"dateStarted": "x", "dateCompleted": "y"}}) is None

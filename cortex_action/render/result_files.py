@@ -1,13 +1,13 @@
-"""Pure renderers for the result files a CI job keeps: dotenv/properties, JSON, Markdown, JUnit.
+"""The result files a CI job keeps, for GitLab, Jenkins and local runs: the variables file
+(dotenv or properties), the JSON result, the Markdown summary and a JUnit report.
 
-Each returns a string; only host adapters write files. The variables file comes in two syntaxes,
-because GitLab's dotenv parser and Java's ``Properties`` (Jenkins' ``readProperties``) disagree
-on escaping: GitLab keeps every character literally, Java reads backslash escapes.
+Each is returned as a string; only host adapters write files. The variables file comes in two
+syntaxes, because GitLab's dotenv parser and Java's ``Properties`` (Jenkins' ``readProperties``)
+disagree on escaping: GitLab keeps every character literally, Java reads backslash escapes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
 import xml.etree.ElementTree as ET
@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cortex_action import render
+from cortex_action import dates
 from cortex_action.models import Block, Outcome, classify
+from cortex_action.render import outputs, summary
 from cortex_action.report import Report
 from cortex_action.sanitize import log_text
 
@@ -31,16 +32,6 @@ class EnvSyntax(enum.Enum):
 
     DOTENV = "dotenv"
     PROPERTIES = "properties"
-
-
-def result_variables(report: Report) -> dict[str, str]:
-    """What a later job reads from the variables file; empty where a value is unknown."""
-    return {
-        "CORTEX_RUN_ID": report.run_id or "",
-        "CORTEX_RUN_STATUS": report.status or "",
-        "CORTEX_RUN_URL": report.run_url or "",
-        "CORTEX_IDEMPOTENCY_KEY": report.idempotency_key or "",
-    }
 
 
 # -- dotenv (GitLab's artifacts:reports:dotenv) -------------------------------------------------
@@ -112,7 +103,7 @@ def java_properties(variables: Mapping[str, str]) -> str:
 
 
 def variables_file(report: Report, syntax: EnvSyntax) -> str:
-    variables = result_variables(report)
+    variables = outputs.result_variables(report)
     return dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
 
 
@@ -129,10 +120,11 @@ def xml_text(text: str, limit: int = 10_000) -> str:
 
 
 def _iso_seconds(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
+    """A Unix time from ISO 8601 text with a zone; None for anything else."""
+    if not isinstance(value, str):
         return None
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return dates.parse_instant(value).timestamp()
     except ValueError:
         return None
 
@@ -258,7 +250,7 @@ def result_files(report: Report, syntax: EnvSyntax) -> dict[str, str]:
     """Every result file, by name, in the order they are written."""
     return {
         ENV_FILE: variables_file(report, syntax),
-        JSON_FILE: render.result_json(report, indent=2) + "\n",
-        SUMMARY_FILE: render.summary(report),
+        JSON_FILE: outputs.result_json(report, indent=2) + "\n",
+        SUMMARY_FILE: summary.run_summary(report),
         JUNIT_FILE: junit_xml(report),
     }
