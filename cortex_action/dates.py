@@ -80,3 +80,12 @@ def iso_utc(instant: dt.datetime) -> str:
     utc = instant.astimezone(dt.UTC)
     spec = "milliseconds" if utc.microsecond else "seconds"
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def check_window(after: dt.datetime, before: dt.datetime) -> None:
+    """An empty window is a typo: ``started-after`` must be earlier than ``started-before``."""
+    if after >= before:
+        raise ValueError(
+            "started-after: must be earlier than started-before "
+            f"({iso_utc(after)} is not before {iso_utc(before)})"
+        )

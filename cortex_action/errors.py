@@ -1,7 +1,17 @@
-"""Typed errors and the exit codes they map to.
+"""Typed errors, and the exit codes of the README.
 
-Everything below ``cli.main`` raises one of these; ``cli.main`` is the only place that turns
-them into an exit code and a message. Each message says what happened, why, and what to do.
+Every ending of a run (completed, failed, paused by policy, gave up waiting) is a value that a
+command returns. What is left is raised, and ``cli.main`` alone turns it into an exit code
+(its ``EXIT_CODES`` table) and one message that says what happened, why, and what to do::
+
+    CortexActionError
+    ├── InputError            2   an input is invalid; nothing was sent
+    └── CortexError           3   Cortex refused, or could not be reached
+        ├── ApiError              an error status, with Cortex's message and request id
+        ├── TransportError        no answer: connection, TLS, timeout, a garbled answer
+        └── RetriesExhausted      transient failures past the retry budget
+            └── DeadlineReached   a retry would have slept past ``timeout``
+    Interrupted (BaseException)   130 / 143   SIGINT / SIGTERM
 """
 
 from __future__ import annotations
@@ -24,10 +34,7 @@ class ExitCode(enum.IntEnum):
 class CortexActionError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code: ExitCode = ExitCode.CORTEX_ERROR
     title: str = "cortex-action failed"
-    # The report made on the way out, when a run was known (set by the command; read by the CLI).
-    report: object | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,7 +47,6 @@ class CortexActionError(Exception):
 class InputError(CortexActionError):
     """One or more inputs are invalid; nothing was sent to Cortex."""
 
-    exit_code = ExitCode.INVALID_INPUT
     title = "Invalid input"
 
     def __init__(self, problems: list[str]) -> None:
@@ -57,7 +63,6 @@ class InputError(CortexActionError):
 class CortexError(CortexActionError):
     """Cortex refused the request or could not be reached (exit 3)."""
 
-    exit_code = ExitCode.CORTEX_ERROR
     title = "Cortex request failed"
 
 
@@ -111,24 +116,8 @@ class DeadlineReached(RetriesExhausted):
     """A retry would have slept past the deadline (``timeout``), so we stopped trying."""
 
 
-class RunFailed(CortexActionError):
-    """The run ended FAILED, CANCELLED or TIMED_OUT, or paused with ``on-paused: fail``."""
-
-    exit_code = ExitCode.RUN_FAILED
-    title = "Cortex workflow run failed"
-
-
-class WaitTimeout(CortexActionError):
-    """The run had not ended when ``timeout`` ran out; it goes on in Cortex."""
-
-    exit_code = ExitCode.WAIT_TIMEOUT
-    title = "Gave up waiting"
-
-
 class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived. A BaseException so that no ``except Exception`` swallows it."""
-
-    report: object | None = None
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SHA_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
-_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+RANDOM_PREFIX = "cortex-action-random-"
 _DERIVED = re.compile(r"cortex-action-(?:[0-9a-f]{7,12}-\d+-[0-9a-f]{16}|random-[0-9a-f]{32})")
 
 
@@ -30,60 +28,38 @@ class Key:
     value: str
     source: str  # how it was made, for the log and the summary
 
-
-def git_head(cwd: str | None) -> str | None:
-    """``git rev-parse HEAD`` in ``cwd``, or None where there is no git or no repository."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def commit_sha(
-    env: Mapping[str, str], git: Callable[[str | None], str | None] = git_head
-) -> tuple[str, str] | None:
-    """The commit being built and where it came from, in the documented order."""
-    for name in SHA_VARIABLES:
-        value = env.get(name, "").strip()
-        if _SHA.fullmatch(value):
-            return value.lower(), name
-    head = git(env.get("GITHUB_WORKSPACE") or env.get("CI_PROJECT_DIR") or env.get("WORKSPACE"))
-    if head and _SHA.fullmatch(head):
-        return head.lower(), "git rev-parse HEAD"
-    return None
+    @property
+    def random(self) -> bool:
+        """Made without a commit: a retried pipeline would get another key."""
+        return self.value.startswith(RANDOM_PREFIX)
 
 
 def derive_key(
     *,
     workflow: str,
     body: Mapping[str, Any],
-    sha: tuple[str, str] | None,
+    commit: tuple[str, str] | None,
     attempt: str | None,
+    looked_in: str = "the CI's commit variable, git",
     random_hex: Callable[[], str] = lambda: uuid.uuid4().hex,
 ) -> Key:
-    """``cortex-action-<sha12>-<attempt>-<digest16>``; random (and said so) without a commit."""
-    if sha is None:
+    """``cortex-action-<sha12>-<attempt>-<digest16>``; random (and said so) without a commit.
+
+    ``commit`` is the host adapter's fact: the commit SHA and where it was found."""
+    if commit is None:
         return Key(
-            f"cortex-action-random-{random_hex()}",
-            "random: no commit SHA was found (GITHUB_SHA, CI_COMMIT_SHA, GIT_COMMIT, git), "
+            f"{RANDOM_PREFIX}{random_hex()}",
+            f"random: no commit SHA was found ({looked_in}), "
             "so a retried pipeline could start a second run; set `idempotency-key` to avoid it",
         )
-    commit, where = sha
+    sha, where = commit
     attempt_text = attempt if attempt and attempt.isdigit() else "1"
     canonical = json.dumps(
-        {"sha": commit, "workflow": workflow, "attempt": attempt_text, "body": body},
+        {"sha": sha, "workflow": workflow, "attempt": attempt_text, "body": body},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
     )
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    source = f"derived from commit {commit[:12]} ({where}), attempt {attempt_text}, and the request"
-    return Key(f"cortex-action-{commit[:12]}-{attempt_text}-{digest}", source)
+    source = f"derived from commit {sha[:12]} ({where}), attempt {attempt_text}, and the request"
+    return Key(f"cortex-action-{sha[:12]}-{attempt_text}-{digest}", source)

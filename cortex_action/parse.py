@@ -10,14 +10,14 @@ import json
 import re
 from typing import Any
 
-_DURATION = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?")
+_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?")
 # A deliberately loose check: Cortex decides what a valid user is; we only catch obvious typos.
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 # Printable ASCII without spaces: what an HTTP header value can carry safely.
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
-DURATION_FORMS = "a number of seconds or a duration such as 90, 90s, 15m or 1h30m"
+DURATION_FORMS = "a number of seconds or a duration such as 90, 90s, 15m, 1h30m or 1d"
 
 
 def parse_bool(text: str) -> bool:
@@ -31,13 +31,13 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``15m``, ``1h30m``; must be more than zero."""
+    """Seconds from ``90``, ``90s``, ``15m``, ``1h30m``, ``1d``; more than zero, at most 7 days."""
     stripped = text.strip().lower()
     match = _DURATION.fullmatch(stripped) if len(stripped) <= 32 else None
     if not stripped or match is None:
         raise ValueError(f"expected {DURATION_FORMS}, got {_show(text)}")
-    hours, minutes, seconds = (int(match.group(g) or 0) for g in ("h", "m", "s"))
-    total = hours * 3600 + minutes * 60 + seconds
+    days, hours, minutes, seconds = (int(match.group(g) or 0) for g in ("d", "h", "m", "s"))
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise ValueError(f"expected a duration of at least 1s, got {_show(text)}")
     if total > 7 * 24 * 3600:
@@ -113,10 +113,15 @@ def parse_email(text: str) -> str:
     return value
 
 
+def split_list(value: str | list[Any] | tuple[Any, ...]) -> list[str]:
+    """Items given repeated or separated by commas or newlines, trimmed; empty ones skipped."""
+    items = [value] if isinstance(value, str) else [str(v) for v in value]
+    return [n.strip() for item in items for n in re.split(r"[,\n]", item) if n.strip()]
+
+
 def parse_email_list(text: str) -> tuple[str, ...]:
     """Emails separated by commas or newlines; empty items are skipped."""
-    items = [item.strip() for item in re.split(r"[,\n]", text)]
-    emails = [item for item in items if item]
+    emails = split_list(text)
     bad = [item for item in emails if not _EMAIL.fullmatch(item)]
     if bad:
         raise ValueError(

@@ -1,50 +1,58 @@
-"""Every input, its default and its validation, parsed once into one frozen object.
+"""The inputs of one command, parsed once into one frozen object per command family.
 
 Inputs are looked up in layers: command-line flags, then ``INPUT_<NAME>`` (as GitHub sets them,
-hyphens kept, or with underscores), then ``CORTEX_<NAME>``, then the default here. An empty value
-means "not given". Defaults live here, not only in ``action.yml``, so the command behaves the same
-on every host.
+hyphens kept, or with underscores), then ``CORTEX_<NAME>`` (and the aliases in ``inputs.py``),
+then the default from ``inputs.py``. An empty value means "not given". Defaults go through the
+same validation as given values, so a default can't be something an input would refuse.
+
+Families: ``RunSettings`` (trigger and follow), ``ReadSettings`` (``get`` and ``wait``: one run),
+``ListSettings`` (``list``). Required inputs are plain typed fields: once parsed, they are there.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-import re
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import BeforeValidator, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cortex_action import dates, parse
 from cortex_action.errors import InputError
-from cortex_action.models import (
-    FAILURE_STATUSES,
-    PAUSED_STATUSES,
-    RUNNING_STATUSES,
-    SUCCESS_STATUSES,
+from cortex_action.inputs import (
+    BY_FIELD,
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SECRET_FIELDS,
+    Command,
+    for_command,
 )
+from cortex_action.models import KNOWN_STATUSES
 
-DEFAULT_BASE_URL = "https://api.getcortexapp.com"
-
-# Environment names that other tools already use, accepted as the last fallback for an input.
-ALIASES: dict[str, tuple[str, ...]] = {"api-token": ("CORTEX_API_KEY",)}
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "Command",
+    "ListSettings",
+    "OnPaused",
+    "OutputFormat",
+    "ReadSettings",
+    "RunSettings",
+    "Settings",
+    "command_from_env",
+    "load_settings",
+]
 
 
 class OnPaused(enum.StrEnum):
     WAIT = "wait"
     SUCCEED = "succeed"
     FAIL = "fail"
-
-
-class Command(enum.StrEnum):
-    RUN = "run"
-    GET = "get"
-    WAIT = "wait"
-    LIST = "list"
 
 
 class OutputFormat(enum.StrEnum):
@@ -55,81 +63,94 @@ class OutputFormat(enum.StrEnum):
     JSONL = "jsonl"
 
 
-KNOWN_STATUSES = SUCCESS_STATUSES | FAILURE_STATUSES | RUNNING_STATUSES | PAUSED_STATUSES
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 50
+def _on_text(parser: Callable[[str], Any]) -> BeforeValidator:
+    """Parse a raw text value; values that are already typed pass through."""
+    return BeforeValidator(lambda value: parser(value) if isinstance(value, str) else value)
 
 
-def input_name(field: str) -> str:
-    """The public name of a field: ``api_token`` -> ``api-token``."""
-    return field.replace("_", "-")
+def _token(value: str) -> str:
+    # The token goes into an HTTP header. A line break or a non-ASCII character would make
+    # the HTTP library refuse it with an error that quotes the header, token and all.
+    value = value.strip()
+    if not all("\x21" <= c <= "\x7e" for c in value):
+        raise ValueError(
+            "expected printable ASCII characters without spaces or line breaks; the "
+            "value has other characters (it is a secret, so it is not shown)"
+        )
+    return value
 
 
-class EnvInputsSource(PydanticBaseSettingsSource):
-    """Inputs from an injected environment mapping, under one prefix (``INPUT_``, ``CORTEX_``)."""
+def _url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a URL without query or fragment, got {url!r}")
+    # Users paste the API root they see in docs; we add /api/v1 ourselves.
+    return url.removesuffix("/api/v1")
 
-    def __init__(
-        self, settings_cls: type[BaseSettings], env: Mapping[str, str], prefix: str
-    ) -> None:
-        super().__init__(settings_cls)
-        self.env = env
-        self.prefix = prefix
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        name = input_name(field_name).upper()
-        candidates = [self.prefix + name, self.prefix + name.replace("-", "_")]
-        if self.prefix == "CORTEX_":
-            candidates += list(ALIASES.get(input_name(field_name), ()))
-        for key in candidates:
-            value = self.env.get(key, "")
-            if value.strip():
-                return value, key, False
-        return None, field_name, False
+def _limit(value: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ValueError(f"expected a whole number from 1 to {MAX_LIMIT}, got {text[:20]!r}")
+    return int(text)
 
-    def __call__(self) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for field_name, field in self.settings_cls.model_fields.items():
-            value, _, _ = self.get_field_value(field, field_name)
-            if value is not None:
-                found[field_name] = value
-        return found
+
+def _statuses(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """Statuses, repeated or comma/newline-separated, any case; unknown names are typos."""
+    names = [n.upper() for n in parse.split_list(value)]
+    bad = [n for n in names if n not in KNOWN_STATUSES]
+    if bad:
+        raise ValueError(
+            "expected statuses among "
+            + ", ".join(sorted(KNOWN_STATUSES))
+            + "; not a status: "
+            + ", ".join(repr(b[:40]) for b in bad)
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _workflows(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """For ``list``, ``workflow`` holds several: repeated, or comma/newline-separated."""
+    names = parse.split_list(value)
+    for name in names:
+        try:
+            parse.single_line(name, 1024)
+        except ValueError:
+            raise ValueError(
+                f"expected tags or ids separated by commas or newlines, got {name[:60]!r}"
+            ) from None
+    return tuple(dict.fromkeys(names))
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+Text = Annotated[str, _on_text(lambda v: parse.single_line(v, 1024))]
+Url = Annotated[str, _on_text(_url)]
+Bool = Annotated[bool, _on_text(parse.parse_bool)]
+Duration = Annotated[float, _on_text(parse.parse_duration)]
+Email = Annotated[str, _on_text(parse.parse_email)]
+HeaderToken = Annotated[str, _on_text(parse.parse_header_token)]
+Token = Annotated[SecretStr, _on_text(_token)]
+Paused = Annotated[OnPaused, _on_text(_lower)]
 
 
 class Settings(BaseSettings):
-    """The validated inputs of one invocation."""
+    """What every command reads: where Cortex is, how to reach it, and where results go."""
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_default=False)
 
-    # Inputs that an InputError must never echo.
-    SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"api_token"})
-
-    command: Command = Command.RUN
-    api_token: SecretStr | None = None
-    base_url: str = DEFAULT_BASE_URL
-    allow_insecure_http: bool = False
-    app_url: str | None = None
-    workflow: str | None = None
-    entity: str | None = None
-    initial_context: dict[str, Any] | None = None
-    run_as: str | None = None
-    notification_recipients: tuple[str, ...] = ()
-    idempotency_key: str | None = None
-    wait: bool = True
-    timeout: float = Field(default=30 * 60.0)
-    on_paused: OnPaused = OnPaused.WAIT
-    run_id: str | None = None
-    ca_bundle: str | None = None
-    output_dir: str | None = None
-    # The run listing (command list). `workflow` may name several workflows there; they are
-    # split into `workflows` (see _split_workflows), which is not an input of its own.
-    workflows: tuple[str, ...] = ()
-    search: str | None = None
-    initiated_by: str | None = None
-    started_after: dates.When | None = None
-    started_before: dates.When | None = None
-    status: tuple[str, ...] = ()
-    limit: int = DEFAULT_LIMIT
-    format: OutputFormat = OutputFormat.TABLE
+    api_token: Token
+    base_url: Url
+    allow_insecure_http: Bool
+    app_url: Url | None = None
+    ca_bundle: Text | None = None
+    output_dir: Text | None = None
+    timeout: Duration
 
     @classmethod
     def settings_customise_sources(
@@ -143,150 +164,13 @@ class Settings(BaseSettings):
         # Only what load_settings() passes in: never the process environment behind our back.
         return (init_settings,)
 
-    @field_validator("api_token", mode="before")
-    @classmethod
-    def _token(cls, value: Any) -> Any:
-        # The token goes into an HTTP header. A line break or a non-ASCII character would make
-        # the HTTP library refuse it with an error that quotes the header, token and all.
-        if isinstance(value, str):
-            value = value.strip()
-            if not all("\x21" <= c <= "\x7e" for c in value):
-                raise ValueError(
-                    "expected printable ASCII characters without spaces or line breaks; the "
-                    "value has other characters (it is a secret, so it is not shown)"
-                )
-        return value
-
-    @field_validator("allow_insecure_http", "wait", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        return parse.parse_bool(value) if isinstance(value, str) else value
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse.parse_duration(value) if isinstance(value, str) else value
-
-    @field_validator("initial_context", mode="before")
-    @classmethod
-    def _context(cls, value: Any) -> Any:
-        return parse.parse_context(value) if isinstance(value, str) else value
-
-    @field_validator("run_as", "initiated_by", mode="before")
-    @classmethod
-    def _email(cls, value: Any) -> Any:
-        return parse.parse_email(value) if isinstance(value, str) else value
-
-    @field_validator("notification_recipients", mode="before")
-    @classmethod
-    def _emails(cls, value: Any) -> Any:
-        return parse.parse_email_list(value) if isinstance(value, str) else value
-
-    @field_validator("idempotency_key", "run_id", mode="before")
-    @classmethod
-    def _header_token(cls, value: Any) -> Any:
-        return parse.parse_header_token(value) if isinstance(value, str) else value
-
-    @field_validator("search", mode="before")
-    @classmethod
-    def _search(cls, value: Any) -> Any:
-        return parse.single_line(value, 200) if isinstance(value, str) else value
-
-    @field_validator("started_after", "started_before", mode="before")
-    @classmethod
-    def _when(cls, value: Any) -> Any:
-        return dates.parse_when(value) if isinstance(value, str) else value
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _statuses(cls, value: Any) -> Any:
-        return _parse_statuses(value) if isinstance(value, str | list | tuple) else value
-
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _limit(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-                raise ValueError(
-                    f"expected a whole number from 1 to {MAX_LIMIT}, got {text[:20]!r}"
-                )
-            return int(text)
-        return value
-
-    @field_validator("command", "on_paused", "format", mode="before")
-    @classmethod
-    def _enum(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("workflow", "entity", "ca_bundle", "output_dir", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return parse.single_line(value, 1024) if isinstance(value, str) else value
-
-    @field_validator("base_url", "app_url", mode="before")
-    @classmethod
-    def _url(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        url = value.strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError(f"expected a URL without query or fragment, got {url!r}")
-        # Users paste the API root they see in docs; we add /api/v1 ourselves.
-        return url.removesuffix("/api/v1")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_workflows(cls, values: Any) -> Any:
-        """For ``list``, ``workflow`` holds several: repeated, or comma/newline-separated."""
-        if not isinstance(values, dict):
-            return values
-        values = dict(values)
-        raw = values.get("workflow")
-        if str(values.get("command") or "").strip().lower() != Command.LIST:
-            values.pop("workflows", None)
-            return values
-        values.pop("workflow", None)
-        items = [raw] if isinstance(raw, str) else list(raw or [])
-        names = [n.strip() for item in items for n in re.split(r"[,\n]", str(item))]
-        names = [n for n in names if n]
-        for name in names:
-            try:
-                parse.single_line(name, 1024)
-            except ValueError:
-                raise ValueError(
-                    "workflow: expected tags or ids separated by commas or newlines, "
-                    f"got {name[:60]!r}"
-                ) from None
-        values["workflows"] = tuple(dict.fromkeys(names))
-        return values
-
     @model_validator(mode="after")
-    def _window(self) -> Settings:
-        after, before = self.started_after, self.started_before
-        if (
-            after
-            and before
-            and after.instant
-            and before.instant
-            and after.instant >= before.instant
-        ):
-            raise ValueError(
-                "started-after: must be earlier than started-before "
-                f"({dates.iso_utc(after.instant)} is not before {dates.iso_utc(before.instant)})"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Settings:
+    def _plain_http(self) -> Settings:
         parts = urlsplit(self.base_url)
         if (
             parts.scheme == "http"
             and not self.allow_insecure_http
-            and not _is_loopback(parts.hostname)
+            and not is_loopback(parts.hostname)
         ):
             raise ValueError(
                 f"base-url: plain http:// to {parts.hostname} would send the token unencrypted. "
@@ -296,7 +180,6 @@ class Settings(BaseSettings):
 
     @property
     def token(self) -> str:
-        assert self.api_token is not None  # guaranteed by load_settings (_missing)
         return self.api_token.get_secret_value()
 
     @property
@@ -315,7 +198,62 @@ class Settings(BaseSettings):
         return f"{parts.scheme}://{host}{parts.path}"
 
 
-def _is_loopback(host: str | None) -> bool:
+class RunSettings(Settings):
+    """``run``: trigger a run, then follow it."""
+
+    command: Command = Command.RUN
+    workflow: Text
+    entity: Text | None = None
+    initial_context: Annotated[dict[str, Any], _on_text(parse.parse_context)] | None = None
+    run_as: Email | None = None
+    notification_recipients: Annotated[tuple[str, ...], _on_text(parse.parse_email_list)] = ()
+    idempotency_key: HeaderToken | None = None
+    wait: Bool
+    on_paused: Paused
+
+
+class ReadSettings(Settings):
+    """``get`` and ``wait``: one run that exists."""
+
+    command: Command
+    workflow: Text
+    run_id: HeaderToken
+    on_paused: Paused = OnPaused.WAIT  # read by ``wait`` only
+
+
+class ListSettings(Settings):
+    """``list``: the runs that match the filters."""
+
+    command: Command = Command.LIST
+    workflows: Annotated[tuple[str, ...], BeforeValidator(_workflows)] = ()
+    entity: Text | None = None
+    search: Annotated[str, _on_text(lambda v: parse.single_line(v, 200))] | None = None
+    initiated_by: Email | None = None
+    started_after: Annotated[dates.When, _on_text(dates.parse_when)] | None = None
+    started_before: Annotated[dates.When, _on_text(dates.parse_when)] | None = None
+    status: Annotated[tuple[str, ...], BeforeValidator(_statuses)] = ()
+    limit: Annotated[int, _on_text(_limit)]
+    format: Annotated[OutputFormat, _on_text(_lower)]
+
+    @model_validator(mode="after")
+    def _window(self) -> ListSettings:
+        # Relative ages are checked against "now" when the listing is built (list_runs.window).
+        after = self.started_after.instant if self.started_after else None
+        before = self.started_before.instant if self.started_before else None
+        if after and before:
+            dates.check_window(after, before)
+        return self
+
+
+FAMILIES: dict[Command, type[Settings]] = {
+    Command.RUN: RunSettings,
+    Command.GET: ReadSettings,
+    Command.WAIT: ReadSettings,
+    Command.LIST: ListSettings,
+}
+
+
+def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
     if host == "localhost" or host.endswith(".localhost"):
@@ -326,32 +264,40 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _parse_statuses(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
-    """Statuses, repeated or comma/newline-separated, any case; unknown names are typos."""
-    items = [value] if isinstance(value, str) else [str(v) for v in value]
-    names = [n.strip().upper() for item in items for n in re.split(r"[,\n]", item)]
-    names = [n for n in names if n]
-    bad = [n for n in names if n not in KNOWN_STATUSES]
-    if bad:
-        raise ValueError(
-            "expected statuses among "
-            + ", ".join(sorted(KNOWN_STATUSES))
-            + "; not a status: "
-            + ", ".join(repr(b[:40]) for b in bad)
-        )
-    return tuple(dict.fromkeys(names))
+def _env_value(env: Mapping[str, str], prefix: str, name: str) -> str | None:
+    upper = name.upper()
+    candidates = [prefix + upper, prefix + upper.replace("-", "_")]
+    if prefix == "CORTEX_":
+        candidates += list(BY_FIELD[name.replace("-", "_")].aliases)
+    for key in candidates:
+        value = env.get(key, "")
+        if value.strip():
+            return value
+    return None
 
 
-def _missing(values: Mapping[str, Any]) -> list[str]:
+def command_from_env(env: Mapping[str, str]) -> Command:
+    """The ``command`` input when no sub-command is given: ``INPUT_COMMAND``, ``CORTEX_COMMAND``,
+    else ``run``."""
+    raw = _env_value(env, "INPUT_", "command") or _env_value(env, "CORTEX_", "command") or "run"
+    try:
+        return Command(raw.strip().lower())
+    except ValueError:
+        expected = ", ".join(repr(c.value) for c in list(Command)[:-1])
+        raise InputError(
+            [f"command: expected {expected} or {Command.LIST.value!r}, got {raw.strip()[:60]!r}"]
+        ) from None
+
+
+def _missing(command: Command, values: Mapping[str, Any]) -> list[str]:
     """Required inputs that are absent; checked on raw values too, so they join other errors."""
     problems: list[str] = []
-    command = str(values.get("command") or "run").strip().lower()
     if not values.get("api_token"):
         problems.append(
             "api-token: required. Give the action input `api-token` (GitHub), or set "
             "CORTEX_API_TOKEN (or CORTEX_API_KEY) in the environment, or pass --api-token-file."
         )
-    if command != Command.LIST and not values.get("workflow"):
+    if command is not Command.LIST and not values.get("workflow"):
         problems.append(
             "workflow: required: the tag or id of the Cortex workflow, e.g. deploy-service."
         )
@@ -360,29 +306,53 @@ def _missing(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def load_settings(env: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> Settings:
-    """Parse every input once; raise ``InputError`` listing every problem at once."""
-    layers: list[Mapping[str, Any]] = [
-        EnvInputsSource(Settings, env, "CORTEX_")(),
-        EnvInputsSource(Settings, env, "INPUT_")(),
-        {k: v for k, v in (flags or {}).items() if v is not None and v != ""},
-    ]
+def load_settings(
+    env: Mapping[str, str],
+    flags: Mapping[str, Any] | None = None,
+    command: Command | None = None,
+) -> Settings:
+    """Parse the inputs of ``command`` (default: the ``command`` input) once into its family's
+    settings; raise ``InputError`` listing every problem at once."""
+    command = command or command_from_env(env)
     merged: dict[str, Any] = {}
-    for layer in layers:  # later layers win
-        merged.update(layer)
-    problems = _missing(merged)
+    for spec in for_command(command):
+        if spec.name == "command":
+            continue
+        layers = (
+            spec.default,
+            _env_value(env, "CORTEX_", spec.name),
+            _env_value(env, "INPUT_", spec.name),
+            (flags or {}).get(spec.field),
+        )
+        given = [v for v in layers if v is not None and v not in ("", [])]
+        if given:
+            merged[spec.field] = given[-1]  # later layers win
+    problems = _missing(command, merged)
     for name, value in list(merged.items()):
         # Bytes that are not UTF-8 reach os.environ as lone surrogates: refuse them here, once.
         if isinstance(value, str) and not _is_text(value):
-            problems.append(f"{input_name(name)}: expected UTF-8 text; the value has invalid bytes")
+            problems.append(
+                f"{name.replace('_', '-')}: expected UTF-8 text; the value has invalid bytes"
+            )
             del merged[name]
+    if command is Command.LIST and "workflow" in merged:
+        merged["workflows"] = merged.pop("workflow")
+    family = FAMILIES[command]
+    if "command" in family.model_fields:
+        merged["command"] = command
     try:
-        settings = Settings(**merged)
+        settings = family(**merged)
     except ValidationError as exc:
-        problems += _describe(exc)
+        problems += [p for p in _describe(exc) if not _is_missing_twice(p, problems)]
     if problems:
         raise InputError(problems)
     return settings
+
+
+def _is_missing_twice(problem: str, problems: list[str]) -> bool:
+    """pydantic's "Field required" for an input that ``_missing`` already named."""
+    name = problem.split(":", 1)[0]
+    return problem.endswith(": Field required") and any(p.startswith(name + ":") for p in problems)
 
 
 def _is_text(value: str) -> bool:
@@ -398,12 +368,13 @@ def _describe(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False):
         message = str(error["msg"]).removeprefix("Value error, ")
         loc = [str(part) for part in error["loc"]]
+        field = "workflow" if loc[:1] == ["workflows"] else (loc[0] if loc else "")
         if not loc:  # a cross-field check: its message names the inputs itself
             problems.append(message)
-        elif error["type"] == "enum" and loc[0] not in Settings.SECRET_FIELDS:
+        elif error["type"] == "enum" and field not in SECRET_FIELDS:
             shown = repr(str(error.get("input", ""))[:60])
             expected = message.removeprefix("Input should be ")
-            problems.append(f"{input_name(loc[0])}: expected {expected}, got {shown}")
+            problems.append(f"{field.replace('_', '-')}: expected {expected}, got {shown}")
         else:  # our own validators' messages; they never contain a secret
-            problems.append(f"{input_name(loc[0])}: {message}")
+            problems.append(f"{field.replace('_', '-')}: {message}")
     return problems

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from cortex_action.idempotency import commit_sha, derive_key, git_head
+from cortex_action.hosts.base import git_head
+from cortex_action.hosts.local import LocalHost
+from cortex_action.idempotency import derive_key
 from tests.support import SHA, ScriptedCortex, github_env, invoke
 
 
@@ -17,10 +21,19 @@ def key(
     return derive_key(
         workflow=workflow,
         body={"scope": {"type": "GLOBAL"}, **body},
-        sha=(sha, "GITHUB_SHA") if sha else None,
+        commit=(sha, "GITHUB_SHA") if sha else None,
         attempt=attempt,
         random_hex=lambda: "f" * 32,
     ).value
+
+
+def commit_sha(
+    env: Mapping[str, str], git: Callable[[str | None], str | None] = git_head
+) -> tuple[str, str] | None:
+    """The commit as the adapter of a CI we don't know finds it (it reads every variable)."""
+    host = LocalHost(env, io.StringIO(), io.StringIO())
+    host.git = git
+    return host.commit
 
 
 def test_same_inputs_same_key() -> None:

@@ -17,7 +17,7 @@ from tests.support import TOKEN, ScriptedCortex, github_env, invoke
         ("timeout", "soon", "timeout: expected a number of seconds or a duration"),
         ("timeout", "0", "timeout: expected a duration of at least 1s"),
         ("timeout", "-5", "timeout: expected a number of seconds"),
-        ("timeout", "1d", "timeout: expected a number of seconds"),
+        ("timeout", "1y", "timeout: expected a number of seconds"),
         ("timeout", "9999h", "timeout: expected a duration of at most 7 days"),
         ("on-paused", "ignore", "on-paused: expected 'wait', 'succeed' or 'fail', got 'ignore'"),
         ("initial-context", "[1, 2]", "initial-context: expected a JSON object, got a JSON list"),

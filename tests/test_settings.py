@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cortex_action.errors import InputError
-from cortex_action.settings import DEFAULT_BASE_URL, OnPaused, load_settings
+from cortex_action.settings import DEFAULT_BASE_URL, OnPaused, RunSettings
+from cortex_action.settings import load_settings as load_any
+
+
+def load_settings(env: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> RunSettings:
+    """The settings of the default command, ``run``."""
+    settings = load_any(env, flags)
+    assert isinstance(settings, RunSettings)
+    return settings
+
 
 BASE = {"CORTEX_API_TOKEN": "t", "CORTEX_WORKFLOW": "w"}
 

@@ -180,7 +180,9 @@ def test_signal_during_the_trigger_request(
     assert "/admin/workflows?activeTab=runs" in ended.summary  # the link
     assert key in ended.summary
     assert "Stopped before Cortex confirmed a run; it may have started anyway" in ended.log
-    assert f"same idempotency key ({key})" in ended.log
+    # On GitHub a re-run is a new attempt with a new key: the log must not promise a replay.
+    assert f"the key of this attempt: {key}" in ended.log
+    assert "A re-run of this job is a new attempt" in ended.log
     assert "Traceback" not in ended.log
 
 

@@ -15,13 +15,14 @@ from typing import Any
 
 from cortex_action import dates
 from cortex_action.commands.context import Context
+from cortex_action.endings import Ending, Failure
 from cortex_action.errors import ApiError, ExitCode, InputError
 from cortex_action.models import MISSING, ListPage, RunRow, parse_row
 from cortex_action.render import terminal
 from cortex_action.render.outputs import list_outputs
 from cortex_action.render.summary import list_summary
 from cortex_action.sanitize import log_text
-from cortex_action.settings import OutputFormat, Settings
+from cortex_action.settings import MAX_LIMIT, ListSettings, OutputFormat
 
 # Cortex keeps runs for 30 days [seen]; older ones are never listed.
 WINDOW = dt.timedelta(days=30)
@@ -38,7 +39,6 @@ class Listing:
 
     runs: tuple[dict[str, Any], ...]
     format: OutputFormat
-    exit_code: int = ExitCode.OK
 
     def stdout(self, *, as_json: bool) -> str:
         fmt = OutputFormat.JSON if as_json else self.format
@@ -55,21 +55,19 @@ class Window:
     before: dt.datetime | None
 
 
-def window(settings: Settings, now: dt.datetime) -> Window:
+def window(settings: ListSettings, now: dt.datetime) -> Window:
     """Resolve relative dates against ``now``; an empty window is an input error (exit 2)."""
     after = settings.started_after.resolve(now) if settings.started_after else None
     before = settings.started_before.resolve(now) if settings.started_before else None
-    if after and before and after >= before:
-        raise InputError(
-            [
-                "started-after: must be earlier than started-before "
-                f"({dates.iso_utc(after)} is not before {dates.iso_utc(before)})"
-            ]
-        )
+    if after and before:
+        try:
+            dates.check_window(after, before)
+        except ValueError as exc:
+            raise InputError([str(exc)]) from None
     return Window(after, before)
 
 
-def workflow_ids(ctx: Context, names: Sequence[str], deadline: float) -> list[str]:
+def workflow_ids(ctx: Context[ListSettings], names: Sequence[str], deadline: float) -> list[str]:
     """Each workflow's id, for ``workflowIds``: users give tags, the parameter's name says ids.
 
     An unknown workflow (404) or a bad token (401) stops here with exit 3. Where the definition
@@ -102,7 +100,7 @@ def workflow_ids(ctx: Context, names: Sequence[str], deadline: float) -> list[st
     return list(dict.fromkeys(ids))
 
 
-def query(settings: Settings, ids: Sequence[str], when: Window) -> dict[str, Any]:
+def query(settings: ListSettings, ids: Sequence[str], when: Window) -> dict[str, Any]:
     """The filters as query parameters; several workflows repeat ``workflowIds`` (see docs)."""
     params: dict[str, Any] = {}
     if ids:
@@ -142,7 +140,7 @@ def identity(run: dict[str, Any], row: RunRow) -> str:
     return json.dumps(run, sort_keys=True, default=str)
 
 
-def filters_shown(settings: Settings, when: Window) -> list[tuple[str, str]]:
+def filters_shown(settings: ListSettings, when: Window) -> list[tuple[str, str]]:
     shown: list[tuple[str, str]] = []
     for name, value in (
         ("workflow", ", ".join(settings.workflows)),
@@ -159,10 +157,10 @@ def filters_shown(settings: Settings, when: Window) -> list[tuple[str, str]]:
     return shown
 
 
-def list_runs(ctx: Context) -> Listing:
+def list_runs(ctx: Context[ListSettings]) -> Ending:
     settings = ctx.settings
     deadline = ctx.clock() + settings.timeout
-    now = dates.parse_instant(ctx.wall())
+    now = ctx.now().astimezone(dt.UTC).replace(microsecond=0)
     when = window(settings, now)
     shown = filters_shown(settings, when)
     ctx.host.info(
@@ -206,24 +204,30 @@ def list_runs(ctx: Context) -> Listing:
     runs = tuple(matched[: settings.limit])
 
     note = (
-        f"Showing the first {len(runs)}; more runs match: raise `limit` (at most 1000) or "
-        "narrow the filters."
+        f"Showing the first {len(runs)}; more runs match: raise `limit` (at most {MAX_LIMIT}) "
+        "or narrow the filters."
         if more
         else None
     )
     outputs, slimmed = list_outputs(runs)
-    ctx.host.write_outputs(outputs)
-    ctx.host.write_summary(list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note))
+    warnings: tuple[Failure, ...] = ()
     if slimmed:
-        ctx.host.warning(
-            "The runs are too large for a step output: `runs` holds only their columns "
-            "(id, status, workflow, entity, started, initiator).",
-            title="Output shortened",
+        warnings = (
+            Failure(
+                "Output shortened",
+                "The runs are too large for a step output: `runs` holds only their columns "
+                "(id, status, workflow, entity, started, initiator).",
+            ),
         )
-    ctx.host.info(
+    found = (
         f"{len(runs)} run{'' if len(runs) == 1 else 's'} found ({number + 1} "
         f"page{'' if number == 0 else 's'} read). Runs in Cortex: {ctx.runs_url}"
     )
-    if note:
-        ctx.host.info(note)
-    return Listing(runs=runs, format=settings.format)
+    return Ending(
+        ExitCode.OK,
+        outputs=outputs,
+        summary=list_summary(runs, filters=shown, runs_url=ctx.runs_url, note=note),
+        printout=Listing(runs=runs, format=settings.format),
+        closing=found + (f"\n{note}" if note else ""),
+        warnings=warnings,
+    )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from cortex_action.render.result_files import EnvSyntax
 from cortex_action.sanitize import defuse_commands, visible_controls
@@ -32,8 +34,34 @@ def neutralise_terminal(text: str) -> str:
     return visible_controls(text)
 
 
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+def git_head(cwd: str | None) -> str | None:
+    """``git rev-parse HEAD`` in ``cwd``, or None where there is no git or no repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 class Host:
     """Where the job runs, and how to tell its user what happened there."""
+
+    # The variables that name the commit being built, in order; then git in the workspace.
+    commit_variables: ClassVar[tuple[str, ...]] = ()
+    # Whether repeating the job sends the same idempotency key (GitHub: a re-run is a new
+    # attempt, with a key of its own).
+    retry_sends_same_key: ClassVar[bool] = True
+    git: Callable[[str | None], str | None] = staticmethod(git_head)
 
     # The syntax of the variables file (``cortex-action.env``) this host's tools read.
     env_syntax: EnvSyntax = EnvSyntax.DOTENV
@@ -67,6 +95,28 @@ class Host:
     def job_url(self) -> str | None:
         """A link back to this CI job, if the host gives one."""
         return None
+
+    @property
+    def commit(self) -> tuple[str, str] | None:
+        """The commit being built, and where it was found: the host's variable, else git."""
+        for name in self.commit_variables:
+            value = self.env.get(name, "").strip()
+            if _SHA.fullmatch(value):
+                return value.lower(), name
+        head = self.git(self.checkout)
+        if head and _SHA.fullmatch(head):
+            return head.lower(), "git rev-parse HEAD"
+        return None
+
+    @property
+    def checkout(self) -> str | None:
+        """Where git looks for the commit: the workspace."""
+        return self.workspace
+
+    @property
+    def commit_sources(self) -> str:
+        """Where ``commit`` looks, for the message that says none was found."""
+        return ", ".join([*self.commit_variables, "git"])
 
     @property
     def workspace(self) -> str | None:

@@ -35,6 +35,9 @@ def fit_summary(markdown: str) -> str:
 
 
 class GitHubHost(Host):
+    commit_variables = ("GITHUB_SHA",)
+    retry_sends_same_key = False
+
     @property
     def stream(self) -> TextIO:
         # Log lines and workflow commands go to stdout, where GitHub's own toolkit writes them.

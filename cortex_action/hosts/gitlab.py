@@ -25,6 +25,7 @@ def section_name(title: str, number: int) -> str:
 
 
 class GitLabHost(Host):
+    commit_variables = ("CI_COMMIT_SHA",)
     env_syntax = EnvSyntax.DOTENV
     # Sections opened so far: a section's name must be unique within the job.
     _sections = 0

@@ -18,6 +18,7 @@ COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konso
 
 
 class JenkinsHost(Host):
+    commit_variables = ("GIT_COMMIT",)
     # readProperties is java.util.Properties: backslash escapes, ASCII.
     env_syntax = EnvSyntax.PROPERTIES
 

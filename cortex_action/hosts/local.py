@@ -21,12 +21,20 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 class LocalHost(Host):
+    # A CI we don't know may still set one of the well-known commit variables.
+    commit_variables = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
     _live = False  # a progress line is on screen, without its newline yet
 
     @functools.cached_property
     def interactive(self) -> bool:
         """A terminal that can rewrite a line: progress stays on one live line."""
         return is_terminal(self.err) and self.env.get("TERM", "") != "dumb"
+
+    @property
+    def checkout(self) -> str | None:
+        # Where a CI we don't know checked out: the three hosts' own names, else the cwd.
+        env = self.env
+        return env.get("GITHUB_WORKSPACE") or env.get("CI_PROJECT_DIR") or env.get("WORKSPACE")
 
     def _use_colour(self) -> bool:
         return self.interactive and not no_color(self.env)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from cortex_action.errors import InputError
 from cortex_action.parse import parse_header_token
-from cortex_action.settings import Settings, load_settings
+from cortex_action.settings import RunSettings, Settings, load_settings
 from tests.fuzz.strategies import (
     INPUT_SETS,
     INPUT_VALUES,
@@ -57,6 +57,7 @@ def _load(env: Mapping[str, str]) -> Settings | InputError:
 
 def _check_settings(settings: Settings) -> None:
     """A Settings object is only ever one that can be sent as it is."""
+    assert isinstance(settings, RunSettings)
     assert 1 <= settings.timeout <= 7 * 24 * 3600
     assert urlsplit(settings.base_url).scheme in ("http", "https")
     if settings.initial_context is not None:

@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from cortex_action.hosts.github import parse_outputs
+from cortex_action.inputs import INPUTS
 from cortex_action.render.outputs import result_object, result_variables
 from cortex_action.render.result_files import ENV_FILE, JSON_FILE, JUNIT_FILE, SUMMARY_FILE
 from cortex_action.report import Report
-from cortex_action.settings import ALIASES, Settings
 
 from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
 from .support import Cortex
@@ -61,8 +61,8 @@ def matches_schema(schema: str, example: str) -> None:
 
 def cortex_variables() -> set[str]:
     """Every CORTEX_* name the settings read."""
-    names = {f"CORTEX_{field.upper()}" for field in Settings.model_fields}
-    return names | {alias for aliases in ALIASES.values() for alias in aliases}
+    names = {f"CORTEX_{spec.field.upper()}" for spec in INPUTS}
+    return names | {alias for spec in INPUTS for alias in spec.aliases}
 
 
 # -- GitHub Actions -----------------------------------------------------------------------------

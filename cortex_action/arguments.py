@@ -1,0 +1,255 @@
+"""The command line: which command, and its flags, built from the inputs table (``inputs.py``).
+
+A flag is accepted only as spelled (no abbreviations). A misspelt flag or a stray word is named,
+never its value: the value after an unknown flag may well be a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cortex_action import __version__
+from cortex_action.errors import InputError
+from cortex_action.inputs import Command, Input, for_command
+from cortex_action.settings import command_from_env
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0    the run COMPLETED (or wait is false and the trigger was accepted,
+       or the run is PAUSED and on-paused is succeed)
+  1    the run ended FAILED, CANCELLED or TIMED_OUT (or PAUSED with on-paused fail)
+  2    invalid input or configuration; nothing was sent
+  3    Cortex refused the request or could not be reached
+  4    timeout reached before the run ended (the run goes on in Cortex)
+  130  interrupted by SIGINT; 143 by SIGTERM (the run goes on in Cortex)
+
+Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
+(e.g. CORTEX_WORKFLOW); flags win. The token comes only from the environment
+(CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
+"""
+
+READ_EXIT_CODES_HELP = """\
+exit codes:
+  0    Cortex answered (whatever the run's status; see `status`), even with no runs
+  2    invalid input or configuration; nothing was sent
+  3    Cortex refused the request or could not be reached
+
+Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
+(e.g. CORTEX_STARTED_AFTER); flags win. The token comes only from the
+environment (CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
+"""
+
+LIST_HELP = """\
+List recent Cortex workflow runs, newest first (sort dateCreated,desc).
+
+Cortex returns only the runs of the last 30 days: older runs are never listed,
+whatever --started-after says. Cortex has no status filter, so --status is
+applied here, to the pages Cortex returns, until --limit runs are found.
+Pages are read with page (from 0) and size until --limit, the last page, or an
+empty or short page."""
+
+TOP_HELP_HEAD = """\
+usage: cortex-action [COMMAND] [OPTIONS]
+
+Trigger Cortex workflow runs from CI/CD and follow them to the end.
+
+commands:
+  run       trigger a workflow run and follow it to its end (the default)
+  get       show one run
+  wait      follow an existing run to its end
+  list      list recent runs, with filters
+  emulator  a local emulator of the Cortex API (see emulator --help)
+
+Without a command, the `command` input decides (INPUT_COMMAND, CORTEX_COMMAND;
+default run). `cortex-action COMMAND --help` lists a command's options.
+
+options:
+  -h, --help  show this help message and exit
+  --version   show the program's version number and exit
+
+"""
+TOP_HELP = TOP_HELP_HEAD + EXIT_CODES_HELP
+
+DESCRIPTIONS: dict[Command, tuple[str, str]] = {
+    Command.RUN: (
+        "Trigger a Cortex workflow run with an idempotency key and follow it.",
+        EXIT_CODES_HELP,
+    ),
+    Command.GET: (
+        "Show one Cortex workflow run: its status, blocks and link.",
+        READ_EXIT_CODES_HELP,
+    ),
+    Command.WAIT: (
+        "Follow an existing Cortex workflow run to its end, with the same outputs, summary "
+        "and exit codes as `run`.",
+        EXIT_CODES_HELP,
+    ),
+    Command.LIST: (LIST_HELP, READ_EXIT_CODES_HELP),
+}
+
+# Names people try for the token; each gets the same answer, and its value is never shown.
+TOKEN_GUESSES = frozenset({"--api-token", "--api_token", "--token", "--api-key", "--api_key"})
+_NOT_A_FLAG = (
+    "the token is never a flag (it would show in the process list): set CORTEX_API_TOKEN "
+    "(or CORTEX_API_KEY) in the environment, or pass --api-token-file FILE"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors raise instead of exiting, so ``cli.main`` stays the only exit."""
+
+    def error(self, message: str) -> Any:
+        raise InputError([f"{self.prog}: {message}"])
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """What the command line asked for."""
+
+    command: Command
+    flags: Mapping[str, Any] = field(default_factory=dict)  # by settings field name
+    json: bool = False
+
+
+def _help(spec: Input) -> str:
+    default = spec.default_text
+    if default in ("empty", "required"):
+        return spec.help + (" (required)" if default == "required" else "")
+    return f"{spec.help} (default {default})"
+
+
+def build_parser(command: Command) -> argparse.ArgumentParser:
+    """The parser of one command; its flags are the inputs that command reads."""
+    description, epilog = DESCRIPTIONS[command]
+    parser = _Parser(
+        prog=f"cortex-action {command}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    if command in (Command.GET, Command.WAIT):
+        parser.add_argument("run_id_arg", nargs="?", metavar="RUN_ID", help="the run's id")
+    inputs = parser.add_argument_group("inputs (see the README for each)")
+    connection = parser.add_argument_group("connection")
+    for spec in for_command(command):
+        if not spec.flag:
+            continue
+        group = connection if spec.name in CONNECTION else inputs
+        kwargs: dict[str, Any] = {"help": _help(spec), "dest": spec.field}
+        if spec.metavar:
+            kwargs["metavar"] = spec.metavar
+        if spec.repeatable and command is Command.LIST:
+            kwargs["action"] = "append"
+        elif spec.metavar == "true|false":
+            kwargs |= {"nargs": "?", "const": "true"}
+        group.add_argument(f"--{spec.name}", **kwargs)
+        if spec.name == "wait":
+            group.add_argument(
+                "--no-wait",
+                dest="wait",
+                action="store_const",
+                const="false",
+                help="the same as --wait false",
+            )
+    connection.add_argument(
+        "--api-token-file", metavar="FILE", help="read the token from this file"
+    )
+    connection.add_argument(
+        "--json", action="store_true", help="print the result as JSON on stdout"
+    )
+    return parser
+
+
+CONNECTION = frozenset(
+    {"base-url", "app-url", "allow-insecure-http", "ca-bundle", "output-dir", "timeout"}
+)
+COMMAND_WORDS = tuple(c.value for c in Command)
+
+
+def parse_arguments(argv: Sequence[str], env: Mapping[str, str]) -> Arguments:
+    """The command and its flags; ``--help`` and ``--version`` raise ``SystemExit(0)``."""
+    args = list(argv)
+    if args and args[0] in COMMAND_WORDS:
+        command, rest = Command(args[0]), args[1:]
+    elif not args or args[0].startswith("-"):
+        if args and args[0] in ("-h", "--help"):
+            print(TOP_HELP, end="")
+            raise SystemExit(0)
+        if args[:1] == ["--version"]:
+            print(f"cortex-action {__version__}")
+            raise SystemExit(0)
+        command, rest = command_from_env(env), args
+    else:
+        raise InputError([_not_a_command(args[0])])
+    parser = build_parser(command)
+    namespace, unknown = parser.parse_known_args(rest)
+    if unknown:
+        raise InputError([_unknown(parser, command, unknown)])
+    values = vars(namespace)
+    flags = {k: v for k, v in values.items() if k not in ("json", "api_token_file", "run_id_arg")}
+    positional = values.get("run_id_arg")
+    if positional:
+        if flags.get("run_id") and flags["run_id"] != positional:
+            raise InputError(["run-id: given twice, as RUN_ID and as --run-id, with two values"])
+        flags["run_id"] = positional
+    if values.get("api_token_file"):
+        flags["api_token"] = read_token_file(values["api_token_file"])
+    if command is Command.LIST and flags.get("workflow") is not None:
+        flags["workflow"] = list(flags["workflow"])
+    return Arguments(
+        command=command,
+        flags={k: v for k, v in flags.items() if v is not None},
+        json=bool(values.get("json")),
+    )
+
+
+def _not_a_command(word: str) -> str:
+    """A typo of a command is shown; anything that could be a secret is not."""
+    choices = ", ".join([*COMMAND_WORDS, "emulator"])
+    close = difflib.get_close_matches(word, [*COMMAND_WORDS, "emulator"], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if re.fullmatch(r"[A-Za-z][A-Za-z-]{0,19}", word):
+        return f"cortex-action: invalid choice: {word!r} (choose from {choices}){hint}"
+    return (
+        "cortex-action: the first argument is not a command (it is not shown: it could be a "
+        f"secret); choose from {choices}{hint}"
+    )
+
+
+def _unknown(parser: argparse.ArgumentParser, command: Command, unknown: list[str]) -> str:
+    """Name the unknown flags, never a value: the word after ``--api-tok`` is the token."""
+    names = list(dict.fromkeys(u.split("=", 1)[0] for u in unknown if u.startswith("-")))
+    strays = len([u for u in unknown if not u.startswith("-")])
+    known = [o for a in parser._actions for o in a.option_strings]
+    said = ", ".join(names) if names else f"{strays} argument{'s' if strays > 1 else ''}"
+    parts = [f"cortex-action {command}: unrecognized arguments: {said}"]
+    for name in names:
+        if name in TOKEN_GUESSES or name.startswith("--api-tok"):
+            parts.append(f"{name}: not an option; {_NOT_A_FLAG}")
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            parts.append(f"{name}: did you mean {close[0]}?")
+    parts.append("(values given with them are not shown: one could be a secret)")
+    return "\n  ".join(parts)
+
+
+def read_token_file(path: str) -> str:
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError([f"api-token-file: cannot read {path!r}: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise InputError([f"api-token-file: {path!r} is not UTF-8 text"]) from None
+    # A Windows editor starts the file with a byte-order mark: not part of the token.
+    token = token.removeprefix("\ufeff").strip()
+    if not token:
+        raise InputError([f"api-token-file: {path!r} is empty"])
+    return token

@@ -1,0 +1,198 @@
+"""How a command ends, as a value: the exit code, the report to publish, and the last words.
+
+Commands return an ``Ending`` for every outcome of a run (completed, failed, cancelled, timed
+out, paused by policy, gave up waiting). What is still raised (input errors, Cortex refusals,
+transport failures past their budget, signals, bugs) reaches ``cli.main``, which asks
+``for_error`` here for the ending that fits what was known when it happened (``Progress``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from cortex_action.errors import (
+    CortexActionError,
+    Interrupted,
+    RetriesExhausted,
+    TransportError,
+)
+from cortex_action.models import Run
+from cortex_action.render.terminal import format_duration
+from cortex_action.report import Report
+
+
+class Printout(Protocol):
+    """What a command prints on stdout (``get``, ``list``)."""
+
+    def stdout(self, *, as_json: bool) -> str: ...
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The one error line of an ending: a title (the annotation's) and what to do."""
+
+    title: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Everything ``cli.main`` publishes, once: outputs, summary, result files, stdout, the
+    last log line, and the exit code."""
+
+    exit_code: int
+    report: Report | None = None  # run, wait, get: outputs, summary and result files from it
+    outputs: Mapping[str, str] | None = None  # list: published as they are
+    summary: str | None = None
+    printout: Printout | None = None  # stdout of get and list
+    closing: str | None = None  # the last log line of a good ending
+    failure: Failure | None = None
+    warnings: tuple[Failure, ...] = ()  # said after publishing (list: an output shortened)
+
+
+@dataclass
+class Progress:
+    """What is known so far of a run-following command; on any way out, the report says it."""
+
+    runs_url: str
+    job_url: str | None
+    clock: Callable[[], float]
+    # On GitHub a re-run is a new attempt, hence a new key; elsewhere a retried job sends the
+    # same key (the host adapter says which).
+    retry_sends_same_key: bool = True
+    command: str = ""
+    workflow: str = ""
+    started: float = 0.0
+    started_at: str = ""
+    run: Run | None = None
+    scope: str | None = None
+    entity: str | None = None
+    idempotency_key: str | None = None
+    key_source: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def begin(self, command: str, workflow: str, started_at: str) -> None:
+        self.command, self.workflow = command, workflow
+        self.started, self.started_at = self.clock(), started_at
+
+    @property
+    def active(self) -> bool:
+        return bool(self.command)
+
+    def report(self, exit_code: int, headline: str) -> Report:
+        return Report(
+            command=self.command,
+            workflow=self.workflow,
+            exit_code=exit_code,
+            headline=headline,
+            run=self.run,
+            run_url=self.runs_url if self.run else None,
+            scope=self.scope,
+            entity=self.entity,
+            idempotency_key=self.idempotency_key,
+            key_source=self.key_source,
+            duration=self.clock() - self.started,
+            started_at=self.started_at,
+            job_url=self.job_url,
+            notes=tuple(self.notes),
+        )
+
+    def ended(self, exit_code: int, headline: str, failure: Failure | None = None) -> Ending:
+        """The ending of a run that was followed (or triggered without waiting)."""
+        report = self.report(exit_code, headline)
+        closing = None
+        if failure is None:
+            closing = f"Done in {format_duration(report.duration)}: {headline}"
+        return Ending(exit_code, report=report, closing=closing, failure=failure)
+
+
+def retry_advice(progress: Progress, *, run_known: bool) -> str:
+    """What repeating the job does, true on this host (GitHub: a re-run is a new attempt)."""
+    key = progress.idempotency_key
+    if run_known:
+        if progress.retry_sends_same_key:
+            return (
+                "Retrying this job follows the same run (it sends the same idempotency key); "
+                "or follow it with `cortex-action wait` and its run id."
+            )
+        return (
+            "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
+            "new run. To follow this run instead, use `command: wait` with its `run-id`."
+        )
+    if progress.retry_sends_same_key:
+        return (
+            f"Retrying this job sends the same idempotency key ({key}), so it cannot start a "
+            "second run."
+        )
+    return (
+        "A re-run of this job is a new attempt with a new idempotency key, and would start a "
+        f"second run if this one started: look in Cortex first (the key of this attempt: {key})."
+    )
+
+
+def for_error(error: BaseException, exit_code: int, progress: Progress | None) -> Ending | None:
+    """The ending to publish when ``error`` stopped a command, or None when nothing is worth
+    publishing (an input error, a refusal before any run, a read-only command)."""
+    if progress is None or not progress.active:
+        return None
+    if progress.run is None:
+        # The trigger got no usable answer, but it may have reached Cortex: say so, with the key.
+        if isinstance(error, Interrupted | TransportError | RetriesExhausted) and (
+            progress.idempotency_key
+        ):
+            return _unconfirmed_trigger(progress, error, exit_code)
+        return None
+    if isinstance(error, Interrupted):
+        progress.notes.append(
+            f"Interrupted by {error.name}: stopped waiting. The run goes on in Cortex. "
+            + retry_advice(progress, run_known=True)
+        )
+        return Ending(
+            exit_code,
+            report=progress.report(
+                exit_code, f"Interrupted by {error.name} while the run was {progress.run.status}."
+            ),
+        )
+    if isinstance(error, CortexActionError):
+        return Ending(exit_code, report=progress.report(exit_code, error.message.splitlines()[0]))
+    return Ending(
+        exit_code, report=progress.report(exit_code, f"Stopped by an unexpected error: {error!r}")
+    )
+
+
+def _unconfirmed_trigger(progress: Progress, error: BaseException, exit_code: int) -> Ending:
+    """The trigger was interrupted or got no usable answer: Cortex may have started the run. Say
+    where to look and what a repeat does, in the summary and the outputs (the key, the runs
+    page)."""
+    if isinstance(error, Interrupted):
+        what = f"Interrupted by {error.name} while the trigger was in flight"
+        headline = f"Interrupted by {error.name} before Cortex confirmed a run."
+    else:
+        message = error.message if isinstance(error, CortexActionError) else str(error)
+        what = "The trigger got no usable answer"
+        headline = f"Cortex did not confirm a run: {message.splitlines()[0]}"
+    progress.notes.append(
+        f"{what}: Cortex may have started the run anyway. Look for it in Cortex: "
+        f"{progress.runs_url} . " + retry_advice(progress, run_known=False)
+    )
+    report = replace(progress.report(exit_code, headline), run_url=progress.runs_url)
+    return Ending(exit_code, report=report)
+
+
+def interrupted_message(ending: Ending | None, progress: Progress | None) -> str:
+    """The one error line of an interruption, from what was known."""
+    report = ending.report if ending else None
+    if report is not None and report.run is not None and progress is not None:
+        return (
+            f"Stopped following run {report.run.id}; outputs and summary were written. "
+            f"The run goes on in Cortex (there is no API to cancel it): {report.run_url}. "
+            + retry_advice(progress, run_known=True)
+        )
+    if report is not None and progress is not None:  # the trigger was in flight
+        return (
+            "Stopped before Cortex confirmed a run; it may have started anyway: look for it "
+            f"in Cortex: {report.run_url}. " + retry_advice(progress, run_known=False)
+        )
+    return "Stopped; nothing was written."
