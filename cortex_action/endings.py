@@ -132,7 +132,9 @@ def retry_advice(progress: Progress, *, run_known: bool) -> str:
     )
 
 
-def for_error(error: BaseException, exit_code: int, progress: Progress | None) -> Ending | None:
+def for_error(
+    error: Exception | Interrupted, exit_code: int, progress: Progress | None
+) -> Ending | None:
     """The ending to publish when ``error`` stopped a command, or None when nothing is worth
     publishing (an input error, a refusal before any run, a read-only command)."""
     if progress is None or not progress.active:
@@ -162,7 +164,9 @@ def for_error(error: BaseException, exit_code: int, progress: Progress | None) -
     )
 
 
-def _unconfirmed_trigger(progress: Progress, error: BaseException, exit_code: int) -> Ending:
+def _unconfirmed_trigger(
+    progress: Progress, error: Exception | Interrupted, exit_code: int
+) -> Ending:
     """The trigger was interrupted or got no usable answer: Cortex may have started the run. Say
     where to look and what a repeat does, in the summary and the outputs (the key, the runs
     page)."""

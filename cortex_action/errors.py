@@ -11,7 +11,8 @@ command returns. What is left is raised, and ``cli.main`` alone turns it into an
         ├── TransportError        no answer: connection, TLS, timeout, a garbled answer
         └── RetriesExhausted      transient failures past the retry budget
             └── DeadlineReached   a retry would have slept past ``timeout``
-    Interrupted (BaseException)   130 / 143   SIGINT / SIGTERM
+    Interrupted                   130 / 143   SIGINT / SIGTERM (not an Exception: nothing
+                                              below cli.main may swallow it)
 """
 
 from __future__ import annotations

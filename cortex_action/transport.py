@@ -139,14 +139,14 @@ class WholeRequestTimeout(httpx.BaseTransport):
         if limit is None:
             return self.inner.handle_request(request)
         answers: list[httpx.Response] = []
-        errors: list[BaseException] = []
+        errors: list[Exception] = []
 
         def work() -> None:
             try:
                 response = self.inner.handle_request(request)
                 response.read()  # the answer in full, within the same limit
                 answers.append(response)
-            except BaseException as exc:  # handed to the caller, whatever it is
+            except Exception as exc:  # handed to the caller (signals go to the main thread)
                 errors.append(exc)
 
         worker = threading.Thread(target=work, name="cortex-action-request", daemon=True)
