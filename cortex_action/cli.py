@@ -76,7 +76,7 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def main(
+def main(  # noqa: PLR0913 - main's seams: I/O, transport and time, injected for tests
     argv: Sequence[str],
     env: Mapping[str, str],
     *,
@@ -106,7 +106,7 @@ def main(
             return int(late.exit_code)
 
 
-def _main(  # noqa: PLR0917 - private: main's arguments, passed through
+def _main(  # noqa: PLR0913, PLR0917 - private: main's arguments, passed through
     argv: list[str],
     env: Mapping[str, str],
     host: Host,
@@ -147,7 +147,7 @@ def _main(  # noqa: PLR0917 - private: main's arguments, passed through
     return ending.exit_code
 
 
-def _execute(  # noqa: PLR0917 - private, called once
+def _execute(  # noqa: PLR0913, PLR0917 - private, called once
     settings: Settings,
     host: Host,
     progress: Progress,

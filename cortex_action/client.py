@@ -66,7 +66,7 @@ def path_segment(value: str) -> str:
 class CortexClient:
     """The three verbs of the Workflow Runs API, with retries and Cortex's error shapes."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only injections: http, clock, sleep, notify
         self,
         http: httpx.Client,
         *,
@@ -138,7 +138,7 @@ class CortexClient:
 
     # -- one request, retried ------------------------------------------------------------------
 
-    def _call(
+    def _call(  # noqa: PLR0913 - keyword-only: one request's parts
         self,
         method: str,
         url: str,

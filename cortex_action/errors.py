@@ -70,7 +70,7 @@ class CortexError(CortexActionError):
 class ApiError(CortexError):
     """Cortex answered with an error status."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only: the parts of Cortex's error body
         self,
         status_code: int,
         message: str,

@@ -34,7 +34,7 @@ class Key:
         return self.value.startswith(RANDOM_PREFIX)
 
 
-def derive_key(
+def derive_key(  # noqa: PLR0913 - keyword-only: what the key is derived from
     *,
     workflow: str,
     body: Mapping[str, Any],

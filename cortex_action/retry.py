@@ -83,7 +83,7 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     return max(0.0, when.timestamp() - now())
 
 
-def call_with_retries(
+def call_with_retries(  # noqa: PLR0913 - keyword-only: the policy's seams, injected
     attempt: Callable[[float], T],
     *,
     what: str,

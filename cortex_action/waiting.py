@@ -67,7 +67,7 @@ class WaitEvent:
     previous: str | None = None
 
 
-def wait_for_run(
+def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch, clock, sleep)
     first: Run,
     fetch: Callable[[], Run],
     *,

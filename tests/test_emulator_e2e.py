@@ -33,7 +33,7 @@ def run_action(emu: EmulatorServer, tmp_path: Path, **inputs: str) -> Outcome:
         ("cancelled-deploy", "service-frontend", 1, "CANCELLED"),
     ],
 )
-def test_each_ending_has_its_exit_code(
+def test_each_ending_has_its_exit_code(  # noqa: PLR0913 - fixtures and parameters
     emulator: EmulatorServer, tmp_path: Path, workflow: str, entity: str, code: int, status: str
 ) -> None:
     """Completed runs exit 0, failed, timed-out and cancelled ones exit 1, with outputs."""

@@ -181,7 +181,7 @@ class CortexApi:
         except _Invalid as inv:
             return inv.response
 
-    def _handle(self, req: Request) -> Response:
+    def _handle(self, req: Request) -> Response:  # noqa: PLR0911, PLR0912 - a router: one branch per endpoint
         limited = self._rate_limited(req)
         if limited is not None:
             return limited
@@ -399,7 +399,7 @@ class CortexApi:
         resp.headers[REPLAY_HEADER] = "true"
         return resp
 
-    def _validate_and_create(self, wf: WorkflowConfig, token: TokenConfig, body: Any) -> Response:
+    def _validate_and_create(self, wf: WorkflowConfig, token: TokenConfig, body: Any) -> Response:  # noqa: PLR0911, PLR0912 - one branch per refusal, in Cortex's order
         if not isinstance(body, dict):
             return violations([violation("The body must be a JSON object", "", "INVALID_TYPE")])
         problems: list[Any] = []

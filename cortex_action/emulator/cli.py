@@ -244,7 +244,7 @@ def _act_on_run(argv: Sequence[str], env: Mapping[str, str], command: str) -> in
     return 0
 
 
-def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
+def main(argv: Sequence[str], env: Mapping[str, str]) -> int:  # noqa: PLR0911 - one return per sub-command
     """Entry point of ``cortex-action emulator ...``; returns the exit code."""
     args = list(argv)
     try:

@@ -345,7 +345,7 @@ class Engine:
 
     # -- operations ----------------------------------------------------------------------
 
-    def create_run(
+    def create_run(  # noqa: PLR0913 - keyword-only: the trigger's parts
         self,
         workflow: WorkflowConfig,
         *,
