@@ -12,6 +12,7 @@ that none of them treats specially; any other character is percent-encoded. ``ja
 from __future__ import annotations
 
 import enum
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ ENV_FILE = "cortex-action.env"
 JSON_FILE = "cortex-action.json"
 SUMMARY_FILE = "cortex-action.md"
 JUNIT_FILE = "cortex-action-junit.xml"
+ANNOTATIONS_FILE = "cortex-action-annotations.json"
 
 
 class EnvSyntax(enum.Enum):
@@ -250,6 +252,24 @@ def junit_xml(report: Report) -> str:
             element.set("time", f"{report.duration:.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# -- GitLab's annotations report (artifacts:reports:annotations) --------------------------------
+
+
+def gitlab_annotations(report: Report) -> str:
+    """The run's link for the job page: ``{"<section>": [{"external_link": {label, url}}]}``.
+
+    GitLab shows each section's links under the job's log; no link (no run yet) is an empty
+    section, which GitLab accepts and shows as nothing.
+    """
+    links = []
+    if report.run_url:
+        what = f"Cortex run {report.run_id}" if report.run_id else "Cortex runs"
+        status = f" ({report.status})" if report.status else ""
+        label = log_text(f"{what}{status}: {report.workflow}", 200)
+        links.append({"external_link": {"label": label, "url": report.run_url}})
+    return json.dumps({"cortex": links}, indent=2) + "\n"
 
 
 # -- all four -----------------------------------------------------------------------------------
