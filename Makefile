@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv dist lock
 
 $(BIN)/cortex-action: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The sdist and the wheel in dist/, checked as PyPI will (what the release workflow publishes).
+dist: venv
+	$(BIN)/pip install --quiet -e '.[dist]'
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*

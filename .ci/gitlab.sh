@@ -15,7 +15,10 @@ section() { printf '\n===== %s =====\n' "$*"; }
 
 section "gitlab-ci-local: tools"
 if ! command -v rsync >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync >/dev/null
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends rsync >/dev/null
 fi
 command -v node >/dev/null || { echo "gitlab.sh: needs Node.js 20 (node, npm)"; exit 1; }
 if [[ "$("$GCL" --version 2>/dev/null || true)" != "$GCL_VERSION" ]]; then
