@@ -367,3 +367,18 @@ def test_component_keeps_every_result_where_gitlab_reads_it() -> None:
         "junit": JUNIT_FILE,
         "annotations": ANNOTATIONS_FILE,
     }
+
+
+def test_jenkins_example_puts_the_run_on_the_build_page() -> None:
+    text = jenkinsfile()
+    post = text[text.index("post {") :]
+    # Badge plugin steps, from the variables file, in post/always (also for a failed run).
+    assert re.search(r"always\s*\{", post)
+    assert re.search(
+        r"addShortText\s+text:[^\n]*CORTEX_RUN_STATUS[^\n]*,\s*link:\s*run\.CORTEX_RUN_URL", post
+    )
+    assert re.search(
+        r"addBadge\s+icon:[^\n]*,\s*text:[^\n]*CORTEX_RUN_ID[^\n]*,\s*link:\s*run\.CORTEX_RUN_URL",
+        post,
+    )
+    assert post.index("readProperties") < post.index("addShortText")
