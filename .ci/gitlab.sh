@@ -14,13 +14,15 @@ GCL="$ROOT/.ci/.node/node_modules/.bin/gitlab-ci-local"
 section() { printf '\n===== %s =====\n' "$*"; }
 
 section "gitlab-ci-local: tools"
-if ! command -v rsync >/dev/null; then
+missing=()
+command -v rsync >/dev/null || missing+=(rsync)
+command -v npm >/dev/null || missing+=(nodejs npm) # tested with Node 20; Debian 12 ships 18
+if ((${#missing[@]})); then
     sudo=()
     ((EUID == 0)) || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends rsync >/dev/null
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v node >/dev/null || { echo "gitlab.sh: needs Node.js 20 (node, npm)"; exit 1; }
 if [[ "$("$GCL" --version 2>/dev/null || true)" != "$GCL_VERSION" ]]; then
     npm install --silent --no-audit --no-fund --prefix .ci/.node "gitlab-ci-local@$GCL_VERSION"
 fi
