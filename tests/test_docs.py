@@ -128,6 +128,8 @@ def test_the_docs_have_runnable_blocks() -> None:
 
 @pytest.mark.parametrize("block", runnable(), ids=lambda b: b.where)
 def test_runnable_block_works_as_written(block: Block, emulator_url: str) -> None:
+    if ".venv/bin/" in block.body and not (ROOT / ".venv/bin/python").is_file():
+        pytest.skip("the block runs the project's venv, which `make venv` makes")
     done = run_block(block, block_env(emulator_url))
     assert done.returncode == 0, f"{block.where} failed ({done.returncode}):\n{done.stdout}"
 
