@@ -5,7 +5,8 @@
   with this venv's ``cortex-action`` first on PATH and ``CORTEX_BASE_URL`` and
   ``CORTEX_API_TOKEN`` pointing at an emulator started for the test on loopback; the block must
   exit 0 within two minutes. A block may start its own emulator (``--port 0``).
-- Every ``yaml`` block is linted: a GitHub workflow (or a job or steps fragment, wrapped in a
+- Every ``yaml`` block that is a CI file is linted (others, such as the emulator's configuration,
+  are left alone): a GitHub workflow (or a job or steps fragment, wrapped in a
   minimal workflow) with actionlint and zizmor, a GitLab pipeline with GitLab's CI schema.
 """
 
@@ -150,7 +151,10 @@ def test_a_broken_block_fails(tmp_path: Path, emulator_url: str) -> None:
 
 
 def yaml_blocks() -> list[Block]:
-    return [b for b in blocks() if b.lang in {"yaml", "yml"}]
+    """The CI examples among the YAML blocks (GitHub and GitLab)."""
+    return [
+        b for b in blocks() if b.lang in {"yaml", "yml"} and kind(yaml.safe_load(b.body)) != "other"
+    ]
 
 
 def kind(data: Any) -> str:
@@ -161,7 +165,12 @@ def kind(data: Any) -> str:
         return "github-workflow"
     if "runs-on" in data or "steps" in data:
         return "github-job"
-    return "gitlab"
+    gitlab_keys = {"script", "stage", "trigger", "extends", "needs", "image"}
+    if {"stages", "include", "spec"} & set(data) or any(
+        isinstance(v, dict) and gitlab_keys & set(v) for v in data.values()
+    ):
+        return "gitlab"
+    return "other"  # not a CI file (e.g. the emulator's configuration)
 
 
 def as_github_workflow(block: Block, data: Any) -> str:
