@@ -21,13 +21,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv --without-pip /opt/venv
 WORKDIR /src
 
-# 1. Dependencies only, in their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && python -m pip --python /opt/venv/bin/python install --no-cache-dir -r /tmp/requirements.txt
+# 1. Dependencies only, in their own layer: rebuilt only when the lock changes. requirements.txt
+# pins every runtime dependency with its hashes (`make lock`, from pyproject.toml), so two builds
+# of one commit install the same files, and pip refuses any file whose hash differs.
+COPY requirements.txt ./
+RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes \
+        --only-binary :all: -r requirements.txt
 
-# 2. The package itself (non-editable; byte-compiled so the container starts fast).
-COPY README.md ./
+# 2. The package itself, without dependencies (the lock has them all; non-editable).
+COPY pyproject.toml README.md ./
 COPY cortex_action ./cortex_action
 RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-deps . \
  && /opt/venv/bin/python -c "import cortex_action.cli"

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv dist lock
 
 $(BIN)/cortex-action: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,25 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The sdist and the wheel in dist/, checked as PyPI will (what the release workflow publishes).
+dist: venv
+	$(BIN)/pip install --quiet -e '.[dist]'
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The image's dependencies, pinned with their hashes (requirements.txt, checked in; the Dockerfile
+# installs it with --require-hashes). Resolved for the image's Python (3.12), from pyproject.toml's
+# runtime dependencies only. Refresh after changing them, or to take new releases:
+#   make lock              (keeps current pins where still allowed)
+#   make lock UPGRADE=1    (newest allowed versions)
+# Dependabot (pip, directory /) also proposes updates of these pins.
+LOCK_PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3)
+LOCK_VENV := .work/lock-venv
+lock:
+	$(LOCK_PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet 'pip-tools>=7.4,<8'
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+		--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		$(if $(UPGRADE),--upgrade) --output-file requirements.txt pyproject.toml

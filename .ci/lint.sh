@@ -41,6 +41,9 @@ else
 fi
 run "schema workflows" check-jsonschema --builtin-schema vendor.github-workflows \
     "${workflows[@]}" "${act_workflows[@]}"
+# GitLab: the example pipeline and the CI/CD component (spec header and jobs, each on its own).
+mapfile -t gitlab_files < <(find examples/gitlab-ci.yml templates -type f -name '*.yml' 2>/dev/null | sort)
+run "schema GitLab CI" python3 .ci/gitlab_schema.py "${gitlab_files[@]}"
 run hadolint hadolint Dockerfile
 run shellcheck shellcheck -x .ci/*.sh
 zizmor_targets=(.github/workflows)

@@ -6,8 +6,8 @@ message), duplicates (runs past the one an idempotency key may start), traceback
 past ``timeout`` the latest case ended. The cases and their documented outcomes live in
 tests/faults/matrix.py; tests/faults/test_fault_matrix.py asserts them.
 
-Rerun: ``python benchmarks/fault_matrix.py`` (about 15 s; time runs 40 times faster than real,
-and 4 workers run cases side by side, each with its own emulator).
+Rerun: ``.venv/bin/python benchmarks/fault_matrix.py`` (about 15 s; time runs 40 times faster
+than real, and 4 workers run cases side by side, each with its own emulator).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """How many requests the waiting loop makes, and how late it notices the end, per run length.
 
 Runs the real waiting function against a simulated run on a simulated clock (no network, no
-sleeping), over many random jitters, and prints a table. Rerun: ``python benchmarks/poll_cost.py``.
+sleeping), over many random jitters, and prints a table. Rerun (the package must be
+importable, as in the project's venv): ``make venv && .venv/bin/python benchmarks/poll_cost.py``.
 """
 
 from __future__ import annotations

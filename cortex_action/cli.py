@@ -27,7 +27,7 @@ from cortex_action.commands.context import Context, runs_url
 from cortex_action.endings import Ending, Failure, Progress, for_error, interrupted_message
 from cortex_action.errors import CortexActionError, CortexError, ExitCode, InputError, Interrupted
 from cortex_action.hosts import Host, detect_host
-from cortex_action.render import outputs, result_files, summary
+from cortex_action.render import outputs, summary
 from cortex_action.report import redacted
 from cortex_action.retry import Clock, RetryNotice, Sleep
 from cortex_action.settings import (
@@ -197,7 +197,7 @@ def _publish(ending: Ending, host: Host, token: str, *, as_json: bool) -> None:
         host.write_outputs(outputs.run_outputs(report))
         host.write_summary(summary.run_summary(report))
         try:
-            written = host.write_files(result_files.result_files(report, host.env_syntax))
+            written = host.write_files(host.result_files(report))
         except OSError as exc:
             # Said, not raised: this runs on the way out of errors too, and must not hide them.
             host.warning(

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar, TextIO
 
+from cortex_action.render import result_files as render_files
 from cortex_action.render.result_files import EnvSyntax
+from cortex_action.report import Report
 from cortex_action.sanitize import defuse_commands, visible_controls
 
 # SGR codes for the few styles we use; hosts that show colour opt in with ``colour``.
@@ -211,6 +213,10 @@ class Host:
                 path = Path(self.workspace) / path
             return path
         return self.default_result_dir()
+
+    def result_files(self, report: Report) -> dict[str, str]:
+        """The result files this host's tools read, by name (see ``render_files``)."""
+        return render_files.result_files(report, self.env_syntax)
 
     def write_files(self, files: Mapping[str, str]) -> list[Path]:
         """Write result files into ``result_dir()``, atomically; returns what was written."""

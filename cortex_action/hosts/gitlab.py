@@ -2,7 +2,8 @@
 
 GitLab has no step outputs or job summary: a later job reads ``cortex-action.env`` through
 ``artifacts:reports:dotenv``, the merge-request widget reads ``cortex-action-junit.xml`` through
-``artifacts:reports:junit``.
+``artifacts:reports:junit``, and the job page links to the Cortex run through
+``cortex-action-annotations.json`` (``artifacts:reports:annotations``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cortex_action.hosts.base import Host, no_color
+from cortex_action.render import result_files as render_files
 from cortex_action.render.result_files import EnvSyntax
+from cortex_action.report import Report
 
 _SECTION_NAME = re.compile(r"[^a-z0-9_.-]+")
 
@@ -41,6 +44,11 @@ class GitLabHost(Host):
     def _use_colour(self) -> bool:
         # GitLab's job log always renders ANSI colour, whatever the runner's terminal is.
         return not no_color(self.env)
+
+    def result_files(self, report: Report) -> dict[str, str]:
+        files = super().result_files(report)
+        files[render_files.ANNOTATIONS_FILE] = render_files.gitlab_annotations(report)
+        return files
 
     def default_result_dir(self) -> Path | None:
         # artifacts: paths are relative to CI_PROJECT_DIR, so that is where the files must be.

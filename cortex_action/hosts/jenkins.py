@@ -19,8 +19,9 @@ COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konso
 
 class JenkinsHost(Host):
     commit_variables = ("GIT_COMMIT",)
-    # readProperties is java.util.Properties: backslash escapes, ASCII.
-    env_syntax = EnvSyntax.PROPERTIES
+    # The one syntax that readProperties (java.util.Properties), `. ./cortex-action.env` in an
+    # `sh` step and GitLab's dotenv parser all read alike (see result_files.DOTENV_SAFE).
+    env_syntax = EnvSyntax.DOTENV
 
     @property
     def job_url(self) -> str | None:

@@ -1,14 +1,18 @@
 """The result files a CI job keeps, for GitLab, Jenkins and local runs: the variables file
 (dotenv or properties), the JSON result, the Markdown summary and a JUnit report.
 
-Each is returned as a string; only host adapters write files. The variables file comes in two
-syntaxes, because GitLab's dotenv parser and Java's ``Properties`` (Jenkins' ``readProperties``)
-disagree on escaping: GitLab keeps every character literally, Java reads backslash escapes.
+Each returns a string; only host adapters write files. Every host gets the variables file in one
+syntax, ``dotenv``, that three readers take the same way: GitLab's dotenv parser (every character
+literal), a POSIX shell (``. ./cortex-action.env``) and Java's ``Properties`` (Jenkins'
+``readProperties``, which reads backslash escapes). Their common ground is a line of characters
+that none of them treats specially; any other character is percent-encoded. ``java_properties``
+(Java's own escaping) is kept for callers that only feed Java.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -25,10 +29,12 @@ ENV_FILE = "cortex-action.env"
 JSON_FILE = "cortex-action.json"
 SUMMARY_FILE = "cortex-action.md"
 JUNIT_FILE = "cortex-action-junit.xml"
+ANNOTATIONS_FILE = "cortex-action-annotations.json"
 
 
 class EnvSyntax(enum.Enum):
-    """How the variables file is written: for GitLab (and shells), or for Java properties."""
+    """How the variables file is written: DOTENV, which GitLab, a POSIX shell and Java
+    properties all read alike (what every host writes), or Java's own properties escaping."""
 
     DOTENV = "dotenv"
     PROPERTIES = "properties"
@@ -40,7 +46,12 @@ _DOTENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # GitLab splits each line at the first `=` and strips both sides; it has no quoting or escapes
 # (quotes are kept as they are), no comments, no empty lines, and it expands `$` in values of
 # later jobs. So a value may only hold characters that mean nothing there, nor in a POSIX shell
-# that sources the file: everything else is percent-encoded (UTF-8), `%` included.
+# that sources the file, nor to java.util.Properties: everything else is percent-encoded (UTF-8),
+# `%` included. Properties ends the key at the first `=` or `:` and takes the rest of the line
+# literally but for `\` (encoded here) and leading blanks (never written), so `:` and `=` may
+# stay in a value; a shell takes `=`, `:`, `?`, `,`, `@`, `+` literally in an assignment (no
+# field splitting or globbing there; `~` is encoded). Quoting would not help: Java and GitLab
+# would keep the quotes.
 DOTENV_SAFE = "-_.,:/?=@+"
 
 
@@ -241,6 +252,24 @@ def junit_xml(report: Report) -> str:
             element.set("time", f"{report.duration:.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# -- GitLab's annotations report (artifacts:reports:annotations) --------------------------------
+
+
+def gitlab_annotations(report: Report) -> str:
+    """The run's link for the job page: ``{"<section>": [{"external_link": {label, url}}]}``.
+
+    GitLab shows each section's links under the job's log; no link (no run yet) is an empty
+    section, which GitLab accepts and shows as nothing.
+    """
+    links = []
+    if report.run_url:
+        what = f"Cortex run {report.run_id}" if report.run_id else "Cortex runs"
+        status = f" ({report.status})" if report.status else ""
+        label = log_text(f"{what}{status}: {report.workflow}", 200)
+        links.append({"external_link": {"label": label, "url": report.run_url}})
+    return json.dumps({"cortex": links}, indent=2) + "\n"
 
 
 # -- all four -----------------------------------------------------------------------------------

@@ -167,3 +167,31 @@ def read_junit(data: bytes) -> tuple[ET.Element, list[Case]]:
         if suite.get("time") is not None:
             float(suite.get("time", ""))
     return root, cases
+
+
+# -- a POSIX shell: `. ./cortex-action.env` in a job's script or a Jenkins `sh` step -------------
+
+
+def shell_source(path: Path, names: list[str]) -> dict[str, str]:
+    """What ``sh -c '. ./file'`` leaves in ``names`` (unset ones are left out)."""
+    shell = shutil.which("sh")
+    if shell is None:
+        pytest.skip("no POSIX shell")
+    script = (
+        ". ./"
+        + path.name
+        + "".join(
+            f'; if [ -n "${{{name}+set}}" ]; then printf "%s\\0%s\\0" {name} "${name}"; fi'
+            for name in names
+        )
+    )
+    done = subprocess.run(
+        [shell, "-c", script],
+        cwd=path.parent,
+        env={"HOME": "/nonexistent", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    fields = done.stdout.decode("utf-8").split("\0")[:-1]
+    return dict(zip(fields[::2], fields[1::2], strict=True))

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,15 @@ import yaml
 from cortex_action.hosts.github import parse_outputs
 from cortex_action.inputs import INPUTS
 from cortex_action.render.outputs import result_object, result_variables
-from cortex_action.render.result_files import ENV_FILE, JSON_FILE, JUNIT_FILE, SUMMARY_FILE
+from cortex_action.render.result_files import (
+    ANNOTATIONS_FILE,
+    ENV_FILE,
+    JSON_FILE,
+    JUNIT_FILE,
+    SUMMARY_FILE,
+)
 from cortex_action.report import Report
+from cortex_action.settings import OnPaused
 
 from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
 from .support import Cortex
@@ -303,3 +311,74 @@ def test_jenkins_example_runs(
     for name in re.findall(r"\brun\.(CORTEX_[A-Z_]+)", text):
         assert props[name], name
     read_junit((tmp_path / JUNIT_FILE).read_bytes())
+
+
+# -- GitLab CI/CD component (templates/) --------------------------------------------------------
+
+COMPONENT = ROOT / "templates" / "cortex-action" / "template.yml"
+
+
+def component() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The component's ``spec:`` header and its one job."""
+    header, body = yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8"))
+    (job,) = body.values()
+    return header["spec"]["inputs"], job
+
+
+def test_component_matches_the_gitlab_ci_schema(tmp_path: Path) -> None:
+    # check-jsonschema reads one YAML document per file: the header and the jobs apart.
+    for number, document in enumerate(COMPONENT.read_text(encoding="utf-8").split("\n---\n")):
+        part = tmp_path / f"part{number}.yml"
+        part.write_text(document, encoding="utf-8")
+        passes(tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(part))
+
+
+def test_component_image_defaults_to_the_components_own_version() -> None:
+    inputs, job = component()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert inputs["version"]["default"] == project["version"]
+    assert job["image"]["name"] == "$[[ inputs.image ]]:$[[ inputs.version ]]"
+    assert job["image"]["entrypoint"] == [""]
+
+
+def test_component_inputs_are_the_tools_inputs() -> None:
+    inputs, job = component()
+    expected = {"workflow", "entity", "initial-context", "timeout", "on-paused"}
+    job_level = {"stage", "job-name", "image", "version"}
+    assert set(inputs) == expected | job_level
+    # Each tool input becomes the CORTEX_ variable the tool reads; no token among them.
+    assert job["variables"] == {
+        f"CORTEX_{name.upper().replace('-', '_')}": f"$[[ inputs.{name} ]]"
+        for name in sorted(expected, key=list(inputs).index)
+    }
+    assert set(job["variables"]) <= cortex_variables()
+    assert "workflow" not in {n for n, spec in inputs.items() if "default" in spec}
+    assert set(inputs["on-paused"]["options"]) == {p.value for p in OnPaused}
+
+
+def test_component_keeps_every_result_where_gitlab_reads_it() -> None:
+    _, job = component()
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always"
+    assert artifacts["expose_as"]
+    assert SUMMARY_FILE in artifacts["paths"]
+    assert artifacts["reports"] == {
+        "dotenv": ENV_FILE,
+        "junit": JUNIT_FILE,
+        "annotations": ANNOTATIONS_FILE,
+    }
+
+
+def test_jenkins_example_puts_the_run_on_the_build_page() -> None:
+    text = jenkinsfile()
+    post = text[text.index("post {") :]
+    # Badge plugin steps, from the variables file, in post/always (also for a failed run).
+    assert re.search(r"always\s*\{", post)
+    assert re.search(
+        r"addShortText\s+text:[^\n]*CORTEX_RUN_STATUS[^\n]*,\s*link:\s*run\.CORTEX_RUN_URL", post
+    )
+    assert re.search(
+        r"addBadge\s+icon:[^\n]*,\s*text:[^\n]*CORTEX_RUN_ID[^\n]*,\s*link:\s*run\.CORTEX_RUN_URL",
+        post,
+    )
+    assert post.index("readProperties") < post.index("addShortText")

@@ -15,6 +15,8 @@ from .support import HOSTILE_ERROR, Cortex
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 FILES = ("cortex-action.env", "cortex-action.json", "cortex-action.md", "cortex-action-junit.xml")
+# GitLab also gets the annotations report that links the job page to the Cortex run.
+GITLAB_FILES = (*FILES, "cortex-action-annotations.json")
 SECTION_START = re.compile(
     r"\x1b\[0Ksection_start:(\d{10}):([A-Za-z0-9_.-]+)\[collapsed=true\]\r\x1b\[0K(.*)"
 )
@@ -78,7 +80,8 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
     assert any("Request body" in title for title in check_sections(log))
     assert "\x1b[" in log  # GitLab shows colour
     assert f"Result files in {tmp_path}" in log
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(GITLAB_FILES)
+    annotations = json.loads((tmp_path / "cortex-action-annotations.json").read_text("utf-8"))
 
     data = load_json(tmp_path)
     # The log is on stderr, so stdout is the result alone: `cortex-action --json > x.json`.
@@ -91,6 +94,17 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
         "CORTEX_IDEMPOTENCY_KEY": data["idempotencyKey"],
     }
     assert data["jobUrl"] == "https://gitlab.example.com/group/app/-/jobs/4242"
+    # The job page links to the run (GitLab's annotations report format).
+    assert annotations == {
+        "cortex": [
+            {
+                "external_link": {
+                    "label": f"Cortex run {data['runId']} (COMPLETED): deploy-service",
+                    "url": data["runUrl"],
+                }
+            }
+        ]
+    }
     # The commit GitLab names is the one the idempotency key is made from.
     assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
     assert cortex.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
@@ -143,7 +157,9 @@ def test_gitlab_output_dir_is_relative_to_the_project(cortex: Cortex, tmp_path: 
     result = cortex.run([], env)
 
     assert result.code == 0
-    assert sorted(p.name for p in (tmp_path / "reports" / "cortex").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "reports" / "cortex").iterdir()) == sorted(
+        GITLAB_FILES
+    )
     assert not (tmp_path / "cortex-action.json").exists()
 
 

@@ -59,7 +59,13 @@ def test_dockerignore_is_an_allow_list() -> None:
     ]
     assert lines[0] == "*"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "entrypoint.py", "cortex_action"}
+    assert allowed == {
+        "pyproject.toml",
+        "requirements.txt",
+        "README.md",
+        "entrypoint.py",
+        "cortex_action",
+    }
 
 
 def _steps(doc: dict[str, Any]) -> list[dict[str, Any]]:

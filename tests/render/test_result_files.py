@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -195,3 +196,23 @@ def test_junit_block_times_where_cortex_gives_them() -> None:
     assert times["block 1: ok"] == "2.500"
     assert times["block 2: boom"] is None
     assert result_files.block_seconds({"state": {"dateStarted": "x", "dateCompleted": "y"}}) is None
+
+
+def test_gitlab_annotations_link_the_run() -> None:
+    data = json.loads(result_files.gitlab_annotations(report()))
+    assert data == {
+        "cortex": [
+            {
+                "external_link": {
+                    "label": "Cortex run 7f3c (FAILED): deploy-service",
+                    "url": "https://app.example/admin/workflows?activeTab=runs",
+                }
+            }
+        ]
+    }
+
+
+def test_gitlab_annotations_without_a_link_are_an_empty_section() -> None:
+    assert json.loads(result_files.gitlab_annotations(report(run=None, run_url=None))) == {
+        "cortex": []
+    }
