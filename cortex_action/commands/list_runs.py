@@ -1,7 +1,7 @@
 """``list``: the runs that match the filters, read page by page, shown as a table, JSON or JSON
 lines, with the outputs ``runs`` and ``count`` and a job summary.
 
-The filters map to the contract's query parameters (docs/commands.md). ``status`` is applied here:
+The filters map to the query parameters of docs/cortex-api.md (docs/commands.md). ``status`` is applied here:
 the API has no status filter, so pages are read until ``limit`` runs match or the runs end.
 """
 

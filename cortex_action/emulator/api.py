@@ -1,6 +1,6 @@
 """The Cortex Workflow Runs API, transport-free: a :class:`Request` in, a :class:`Response` out.
 
-Every rule here comes from ../shared/cortex-api.md; where Cortex's behaviour is unknown the
+Every rule here comes from docs/cortex-api.md; where Cortex's behaviour is unknown the
 choice made is named in docs/emulator.md.
 """
 

@@ -94,7 +94,7 @@ def test_no_filters_sends_paging_and_sort_only(api: HTTPServer) -> None:
 
 
 def test_every_filter_reaches_cortex_in_its_parameter(api: HTTPServer) -> None:
-    """workflow, search, entity, initiated-by and both dates map to the contract's parameters."""
+    """workflow, search, entity, initiated-by and both dates map to the parameters of docs/cortex-api.md."""
     listing = serve(api, Listing(make_runs(2)))
     result = invoke(
         list_cmd(
