@@ -1,13 +1,32 @@
-"""Helpers the tests share: run the CLI as a host would, and read what it wrote the way the host
-reads it."""
+"""The one test harness: run the CLI as a host would, against a Cortex stand-in, and read what it
+wrote the way the host reads it.
+
+- Constants: ``TOKEN`` (the token every stand-in accepts), ``SHA``, ``NOW`` (the fixed wall clock
+  of the listing tests), ``DECLARED_INPUTS`` (action.yml's inputs, in order).
+- Time: ``FakeTime`` (moves only when the code sleeps), ``RealTime``.
+- Environments: ``github_env`` (what GitHub gives a Docker action), ``base_env`` (the two
+  ``CORTEX_`` variables a shell user sets), ``runner_inputs`` (every input with action.yml's
+  default, as the runner sets them).
+- Running: ``invoke`` calls ``cli.main`` and returns an ``Outcome`` (exit code, stdout, stderr,
+  the GitHub outputs and summary, read back with ``tests.readers``).
+- Stand-ins for Cortex: ``ScriptedCortex`` on pytest-httpserver (the ``cortex`` fixture),
+  ``run_object``/``tagged_run``/``json_response`` for its answers; ``EmulatedCortex``, the
+  project's emulator sharing a fake clock with the command (the ``emulated`` fixture of
+  tests/hosts); ``start_emulator_process`` and ``wait_for_emulator`` for an emulator in its own
+  process, ready when ``/_emulator/health`` answers.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
+import subprocess
+import sys
 import time as real_time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,14 +37,21 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from cortex_action.cli import main
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from cortex_action.emulator import EmulatorServer, default_config
+from tests.readers import parse_github_outputs
 
 TOKEN = "test-token-5ecret"
 SHA = "0123456789abcdef0123456789abcdef01234567"
+NOW = dt.datetime(2026, 11, 30, 9, 0, 0, tzinfo=dt.UTC)
 
+ROOT = Path(__file__).parents[1]
 # Every input action.yml declares, in its order: GitHub sets each of them for a Docker action.
-ACTION_YML = Path(__file__).parents[1] / "action.yml"
-DECLARED_INPUTS: tuple[str, ...] = tuple(yaml.safe_load(ACTION_YML.read_text("utf-8"))["inputs"])
+ACTION_YML = ROOT / "action.yml"
+ACTION_INPUTS: dict[str, Any] = yaml.safe_load(ACTION_YML.read_text("utf-8"))["inputs"]
+DECLARED_INPUTS: tuple[str, ...] = tuple(ACTION_INPUTS)
+
+
+# -- Time -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -64,21 +90,20 @@ class RealTime:
         real_time.sleep(seconds)
 
 
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-    outputs: dict[str, str]
-    summary: str
-
-    @property
-    def log(self) -> str:
-        return self.stdout + self.stderr
+# -- Environments -----------------------------------------------------------------------------
 
 
-def github_env(tmp_path: Path, base_url: str, **inputs: str) -> dict[str, str]:
-    """The environment GitHub gives a Docker action: every declared input set, most empty."""
+def url_of(server: HTTPServer | str) -> str:
+    """The base URL of a pytest-httpserver (no trailing slash), or the URL itself."""
+    return server if isinstance(server, str) else server.url_for("/").rstrip("/")
+
+
+def github_env(tmp_path: Path, base_url: HTTPServer | str, **inputs: str) -> dict[str, str]:
+    """The environment GitHub gives a Docker action: every declared input set, most empty.
+
+    ``workflow`` is ``deploy-service`` unless given (``workflow=""`` for none); other inputs are
+    given as keyword arguments, ``_`` standing for ``-``.
+    """
     env = {f"INPUT_{name.upper()}": "" for name in DECLARED_INPUTS}
     env.update(
         {
@@ -88,7 +113,7 @@ def github_env(tmp_path: Path, base_url: str, **inputs: str) -> dict[str, str]:
             "GITHUB_OUTPUT": str(tmp_path / "github_output"),
             "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary"),
             "INPUT_API-TOKEN": TOKEN,
-            "INPUT_BASE-URL": base_url,
+            "INPUT_BASE-URL": url_of(base_url),
             "INPUT_WORKFLOW": "deploy-service",
         }
     )
@@ -99,31 +124,116 @@ def github_env(tmp_path: Path, base_url: str, **inputs: str) -> dict[str, str]:
     return env
 
 
+def base_env(base_url: HTTPServer | str) -> dict[str, str]:
+    """The two variables a user sets in a shell or a CI other than GitHub: token and URL."""
+    return {"CORTEX_API_TOKEN": TOKEN, "CORTEX_BASE_URL": url_of(base_url)}
+
+
+def runner_inputs(**given: str) -> dict[str, str]:
+    """The INPUT_* variables the GitHub runner sets for a Docker action: every declared input, to
+    the value given (``_`` standing for ``-``) or else to action.yml's default ('' if none),
+    named INPUT_ + the name upper-cased with hyphens kept (INPUT_API-TOKEN)."""
+    values = {name.replace("_", "-"): value for name, value in given.items()}
+    unknown = set(values) - set(ACTION_INPUTS)
+    assert not unknown, f"not inputs of action.yml: {sorted(unknown)}"
+    env: dict[str, str] = {}
+    for name, spec in ACTION_INPUTS.items():
+        default = (spec or {}).get("default", "")
+        env[f"INPUT_{name.upper()}"] = values.get(name, "" if default is None else str(default))
+    return env
+
+
+# -- Running the CLI --------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What a user sees of one invocation: exit code, both streams, GitHub outputs and summary."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def log(self) -> str:
+        return self.stdout + self.stderr
+
+
+def fixed_now() -> dt.datetime:
+    """The wall clock of ``invoke`` unless given another: always ``NOW``."""
+    return NOW
+
+
+def _read(path: str | None) -> str:
+    return Path(path).read_text("utf-8") if path and Path(path).is_file() else ""
+
+
 def invoke(
     env: Mapping[str, str],
     argv: Iterable[str] = (),
     *,
     time: Timekeeper | None = None,
     transport: httpx.BaseTransport | None = None,
+    now: Callable[[], dt.datetime] = fixed_now,
 ) -> Outcome:
-    """Run ``cli.main`` as the entry point would, with fake time unless given another;
-    collect what a user sees."""
+    """Run ``cli.main`` as the entry point would, with fake time unless given another (a fake
+    monotonic clock and the wall clock ``NOW``); collect what a user sees."""
     time = time or FakeTime()
     out, err = io.StringIO(), io.StringIO()
     code = main(
-        list(argv), env, out=out, err=err, transport=transport, clock=time.clock, sleep=time.sleep
+        list(argv),
+        env,
+        out=out,
+        err=err,
+        transport=transport,
+        clock=time.clock,
+        sleep=time.sleep,
+        now=now,
     )
-    outputs_path = env.get("GITHUB_OUTPUT")
-    summary_path = env.get("GITHUB_STEP_SUMMARY")
-    outputs_text = Path(outputs_path).read_text() if outputs_path else ""
-    summary = Path(summary_path).read_text() if summary_path else ""
     return Outcome(
-        code, out.getvalue(), err.getvalue(), parse_github_outputs(outputs_text), summary
+        code,
+        out.getvalue(),
+        err.getvalue(),
+        parse_github_outputs(_read(env.get("GITHUB_OUTPUT"))),
+        _read(env.get("GITHUB_STEP_SUMMARY")),
     )
+
+
+# -- A scripted Cortex on pytest-httpserver ---------------------------------------------------
 
 
 def run_object(run_id: str = "run-1", status: str = "IN_PROGRESS", **extra: Any) -> dict[str, Any]:
+    """A minimal run object, as a trigger or a poll answers."""
     return {"id": run_id, "status": status, "workflow": {"cid": "wf123"}, "actions": [], **extra}
+
+
+def tagged_run(
+    run_id: str = "3f0c9a52-1111-4c1e-9d5e-000000000001",
+    status: str = "COMPLETED",
+    *,
+    workflow: str = "deploy-service",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A run object whose workflow carries its tag and name, as get and list read it."""
+    return {
+        "id": run_id,
+        "status": status,
+        "workflow": {"cid": "wf5a1c0e7d9b3f2a41", "tag": workflow, "name": "Deploy service"},
+        **extra,
+    }
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body), status, headers=dict(headers or {}), content_type="application/json"
+    )
+
+
+Handler = Callable[[Request], Response]
 
 
 class ScriptedCortex:
@@ -147,7 +257,7 @@ class ScriptedCortex:
 
     @property
     def base_url(self) -> str:
-        return self.server.url_for("/").rstrip("/")
+        return url_of(self.server)
 
     def on_trigger(self, *responses: Response) -> None:
         self.trigger_responses = list(responses)
@@ -178,12 +288,124 @@ class ScriptedCortex:
         return [r for r, _ in self.server.log if method is None or r.method == method]
 
 
-def json_response(
-    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    return Response(
-        json.dumps(body), status, headers=dict(headers or {}), content_type="application/json"
+def requests_to(server: HTTPServer, path: str) -> list[Request]:
+    """The requests a pytest-httpserver received on ``path``, oldest first."""
+    return [request for request, _ in server.log if request.path == path]
+
+
+def query_of(request: Request) -> dict[str, list[str]]:
+    """The query parameters exactly as Cortex received them, repeated ones kept."""
+    return {key: request.args.getlist(key) for key in request.args}
+
+
+# -- The project's emulator -------------------------------------------------------------------
+
+# Text a block's error can carry: XML, Markdown, shell and CI-log specials, controls, non-ASCII.
+HOSTILE_ERROR = (
+    'Rollout <failed> & "stopped" at 50% for $HOME\n'
+    "::error::forged\x1b[31m red\x1b[0m section_end:1:x ☃ 😀"
+)
+# One more workflow beside the emulator's own (deploy-service, failing-deploy, ...).
+HOSTILE_WORKFLOW = {
+    "tag": "hostile-deploy",
+    "name": "Hostile deploy",
+    "scope": "ENTITY",
+    "blocks": [
+        {"name": "Check entity", "slug": "check", "duration": 0.5},
+        {
+            "name": "Deploy <prod>",
+            "slug": "deploy",
+            "duration": 1.0,
+            "outcome": "fail",
+            "message": HOSTILE_ERROR,
+        },
+        {"name": "Notify", "slug": "notify", "duration": 0.5},
+    ],
+}
+
+
+@dataclass
+class EmulatedCortex:
+    """A started emulator (in this process) and the fake clock it shares with the command, so
+    runs progress exactly as fast as the command polls: no real waiting."""
+
+    emulator: EmulatorServer
+    time: FakeTime
+
+    @property
+    def url(self) -> str:
+        return self.emulator.url
+
+    @property
+    def token(self) -> str:
+        return self.emulator.token
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The API requests received, oldest first (header names lower-case)."""
+        return [
+            {
+                "method": r.method,
+                "path": r.path,
+                "headers": {k.lower(): v for k, v in r.headers.items()},
+                "body": r.json,
+            }
+            for r in self.emulator.requests
+        ]
+
+    def run(self, argv: list[str], env: Mapping[str, str]) -> Outcome:
+        """``cli.main`` as the console script calls it, on the shared clock."""
+        return invoke(env, argv, time=self.time)
+
+
+@contextmanager
+def emulated_cortex() -> Iterator[EmulatedCortex]:
+    """The default emulator plus ``HOSTILE_WORKFLOW``, on a fake clock starting at the real time."""
+    fake = FakeTime(now=real_time.time())
+    defaults = default_config().model_dump(by_alias=True)
+    config = defaults | {"workflows": [*defaults["workflows"], HOSTILE_WORKFLOW]}
+    with EmulatorServer(config, speed=20.0, clock=fake.clock) as emulator:
+        yield EmulatedCortex(emulator, fake)
+
+
+def wait_for_emulator(url: str, timeout: float = 20.0) -> None:
+    """Return once ``url``/_emulator/health answers 200; AssertionError after ``timeout`` s."""
+    deadline = real_time.monotonic() + timeout
+    last: object = None
+    while real_time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_emulator/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        real_time.sleep(0.1)
+    raise AssertionError(f"the emulator at {url} was not healthy within {timeout} s ({last})")
+
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+@contextmanager
+def start_emulator_process(*args: str) -> Iterator[str]:
+    """``cortex-action emulator --port 0`` in its own process: yields its URL once healthy, and
+    stops it at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cortex_action", "emulator", "--port", "0", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-
-
-Handler = Callable[[Request], Response]
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = _LISTENING.search(line)
+        assert found, f"the emulator printed no URL: {line!r}"
+        wait_for_emulator(found.group(1))
+        yield found.group(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()

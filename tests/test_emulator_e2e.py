@@ -16,6 +16,9 @@ from cortex_action.emulator import EmulatorServer, default_config
 from cortex_action.emulator.testing import EmulatorFactory
 from tests.support import Outcome, RealTime, github_env, invoke
 
+# Real time against the emulator in this process: seconds per test.
+pytestmark = pytest.mark.slow
+
 
 def run_action(emu: EmulatorServer, tmp_path: Path, **inputs: str) -> Outcome:
     """Run the action as GitHub would (INPUT_* variables) against ``emu``, in real time."""

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from cortex_action import __version__
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
+from tests.readers import parse_github_outputs
 from tests.support import ScriptedCortex, github_env
+
+# Each test starts the entry point as a real process.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,6 +94,7 @@ def test_run_help_lists_every_input() -> None:
     assert "--api-token " not in helped.stdout  # never a flag whose value shows in ps
 
 
+@pytest.mark.xdist_group("realtime")
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_while_waiting_writes_outputs_and_exits_fast(
     cortex: ScriptedCortex, tmp_path: Path, sig: signal.Signals, code: int

@@ -25,8 +25,12 @@ from typing import Any
 
 import pytest
 
-from cortex_action.hosts.github import parse_outputs
+from tests.readers import parse_github_outputs
 from tests.support import github_env
+
+# Real processes and real time, timed to the signal: slow, and kept on one xdist worker with
+# the other timing-sensitive tests so that they never compete with each other for the CPU.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = [sys.executable, str(ROOT / "entrypoint.py")]
@@ -147,7 +151,7 @@ def _interrupt(
         proc.returncode,
         took,
         log,
-        parse_outputs((tmp_path / "github_output").read_text()),
+        parse_github_outputs((tmp_path / "github_output").read_text()),
         (tmp_path / "step_summary").read_text(),
     )
 

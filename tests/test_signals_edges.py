@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from cortex_action.hosts.github import parse_outputs
+from tests.readers import parse_github_outputs
+
+# Real processes and real time, timed to the signal: slow, and kept on one xdist worker with
+# the other timing-sensitive tests so that they never compete with each other for the CPU.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +89,7 @@ def _child(
         check=False,
     )
     log = done.stdout + done.stderr
-    outputs = parse_outputs((tmp_path / "out").read_text())
+    outputs = parse_github_outputs((tmp_path / "out").read_text())
     return done.returncode, log, outputs, (tmp_path / "summary").read_text()
 
 

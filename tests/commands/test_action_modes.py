@@ -11,28 +11,11 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from cortex_action.inputs import BY_NAME
-
-from .helpers import TOKEN, invoke, run_object
+from tests.support import github_env, invoke, tagged_run
 
 ACTION = yaml.safe_load((Path(__file__).parents[2] / "action.yml").read_text("utf-8"))
 INPUTS: dict[str, Any] = ACTION["inputs"]
 RUN_ID = "3f0c9a52-3333-4c1e-9d5e-000000000003"
-
-
-def action_env(server: HTTPServer, tmp_path: Path, **given: str) -> dict[str, str]:
-    """Every declared input set, empty unless given, exactly as GitHub runs a Docker action."""
-    env = {"INPUT_" + name.upper(): "" for name in INPUTS}
-    env |= {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_OUTPUT": str(tmp_path / "out"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-        "INPUT_API-TOKEN": TOKEN,
-        "INPUT_BASE-URL": server.url_for("/").rstrip("/"),
-    }
-    (tmp_path / "out").touch()
-    (tmp_path / "summary").touch()
-    env |= {"INPUT_" + k.replace("_", "-").upper(): v for k, v in given.items()}
-    return env
 
 
 @pytest.mark.parametrize("name", sorted(INPUTS))
@@ -56,10 +39,10 @@ def test_outputs_runs_and_count_are_declared() -> None:
 def test_list_mode_with_every_other_input_empty(api: HTTPServer, tmp_path: Path) -> None:
     """command: list with every other input empty uses the code's defaults (limit 50)."""
     api.expect_request("/api/v1/workflows/runs").respond_with_json(
-        {"content": [run_object("r1", "COMPLETED")], "last": True}
+        {"content": [tagged_run("r1", "COMPLETED")], "last": True}
     )
-    result = invoke([], action_env(api, tmp_path, command="list"))
-    assert result.code == 0, result.out
+    result = invoke(github_env(tmp_path, api, workflow="", command="list"))
+    assert result.exit_code == 0, result.stdout
     ((request, _),) = api.log
     assert request.args["size"] == "50"
     assert result.outputs["count"] == "1"
@@ -68,12 +51,12 @@ def test_list_mode_with_every_other_input_empty(api: HTTPServer, tmp_path: Path)
 def test_get_mode_reads_the_underscore_spelling(api: HTTPServer, tmp_path: Path) -> None:
     """INPUT_RUN_ID (underscore) works as INPUT_RUN-ID does."""
     api.expect_request(f"/api/v1/workflows/deploy-service/runs/{RUN_ID}").respond_with_json(
-        run_object(RUN_ID, "IN_PROGRESS")
+        tagged_run(RUN_ID, "IN_PROGRESS")
     )
-    env = action_env(api, tmp_path, command="get", workflow="deploy-service")
+    env = github_env(tmp_path, api, command="get", workflow="deploy-service")
     env["INPUT_RUN_ID"] = RUN_ID
-    result = invoke([], env)
-    assert result.code == 0, result.out
+    result = invoke(env)
+    assert result.exit_code == 0, result.stdout
     assert result.outputs["status"] == "IN_PROGRESS"
     assert json.loads(result.outputs["result"])["id"] == RUN_ID
 
@@ -81,23 +64,23 @@ def test_get_mode_reads_the_underscore_spelling(api: HTTPServer, tmp_path: Path)
 @pytest.mark.parametrize("command", ["get", "wait"])
 def test_modes_that_read_a_run_need_run_id(api: HTTPServer, tmp_path: Path, command: str) -> None:
     """get and wait without run-id are exit 2, naming the input; nothing is sent."""
-    result = invoke([], action_env(api, tmp_path, command=command, workflow="deploy-service"))
-    assert result.code == 2
-    assert f"run-id: required for command {command}" in result.out
+    result = invoke(github_env(tmp_path, api, command=command, workflow="deploy-service"))
+    assert result.exit_code == 2
+    assert f"run-id: required for command {command}" in result.stdout
     assert api.log == []
 
 
 def test_unknown_command_is_exit_2(api: HTTPServer, tmp_path: Path) -> None:
     """A command that doesn't exist is exit 2 listing the ones that do."""
-    result = invoke([], action_env(api, tmp_path, command="cancel", workflow="x"))
-    assert result.code == 2
-    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.out
+    result = invoke(github_env(tmp_path, api, command="cancel", workflow="x"))
+    assert result.exit_code == 2
+    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.stdout
     assert api.log == []
 
 
 def test_command_is_case_insensitive(api: HTTPServer, tmp_path: Path) -> None:
     """`command: List` is list."""
     api.expect_request("/api/v1/workflows/runs").respond_with_json({"runs": []})
-    result = invoke([], action_env(api, tmp_path, command=" List "))
-    assert result.code == 0, result.out
+    result = invoke(github_env(tmp_path, api, workflow="", command=" List "))
+    assert result.exit_code == 0, result.stdout
     assert result.outputs["count"] == "0"

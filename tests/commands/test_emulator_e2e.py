@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from cortex_action.emulator import EmulatorServer, default_config
-
-from .helpers import NOW, FakeClock, Result, invoke
+from tests.support import NOW, FakeTime, Outcome, invoke
 
 IDS = {"deploy-service": "wf5a1c0e7d9b3f2a41", "scaffold-repo": "wf7c2d4e6f8a0b1c32"}
 
@@ -20,7 +19,7 @@ IDS = {"deploy-service": "wf5a1c0e7d9b3f2a41", "scaffold-repo": "wf7c2d4e6f8a0b1
 class World:
     """An emulator and the CLI sharing one fake clock: the CLI's sleeps move the runs on."""
 
-    def __init__(self, emu: EmulatorServer, clock: FakeClock) -> None:
+    def __init__(self, emu: EmulatorServer, clock: FakeTime) -> None:
         self.emu = emu
         self.clock = clock
         self.env = {
@@ -32,26 +31,26 @@ class World:
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock.now, dt.UTC)
 
-    def cli(self, *argv: str) -> Result:
-        return invoke(list(argv), self.env, clock=self.clock, now=self.now)
+    def cli(self, *argv: str) -> Outcome:
+        return invoke(self.env, list(argv), time=self.clock, now=self.now)
 
     def trigger(self, workflow: str, *args: str) -> str:
         result = self.cli("run", "--workflow", workflow, "--no-wait", "--json", *args)
-        assert result.code == 0, result.err
-        run_id: str = json.loads(result.out)["runId"]
+        assert result.exit_code == 0, result.stderr
+        run_id: str = json.loads(result.stdout)["runId"]
         return run_id
 
     def list_ids(self, *args: str) -> list[str]:
         result = self.cli("list", "--json", *args)
-        assert result.code == 0, result.err
-        return [run["id"] for run in json.loads(result.out)]
+        assert result.exit_code == 0, result.stderr
+        return [run["id"] for run in json.loads(result.stdout)]
 
     def list_queries(self) -> list[dict[str, list[str]]]:
         return [r.query for r in self.emu.requests if r.path == "/api/v1/workflows/runs"]
 
 
 def make_world(overrides: dict[str, Any] | None = None) -> Iterator[World]:
-    clock = FakeClock(now=NOW.timestamp())
+    clock = FakeTime(now=NOW.timestamp())
     config = default_config(overrides) if overrides else None
     with EmulatorServer(config, speed=1.0, clock=clock) as emu:
         yield World(emu, clock)
@@ -68,18 +67,18 @@ def test_run_then_get_wait_and_list(world: World) -> None:
     run_id = world.trigger("deploy-service", "--entity", "service-frontend")
 
     shown = world.cli("get", run_id, "--workflow", "deploy-service")
-    assert shown.code == 0, shown.err
-    assert f"Run       {run_id}" in shown.out
-    assert "Status    NOT_INITIATED" in shown.out
-    assert "Entity    service-frontend" in shown.out
+    assert shown.exit_code == 0, shown.stderr
+    assert f"Run       {run_id}" in shown.stdout
+    assert "Status    NOT_INITIATED" in shown.stdout
+    assert "Entity    service-frontend" in shown.stdout
 
     waited = world.cli("wait", run_id, "--workflow", "deploy-service", "--json")
-    assert waited.code == 0, waited.err
-    assert json.loads(waited.out)["status"] == "COMPLETED"
-    assert "COMPLETED" in waited.err
+    assert waited.exit_code == 0, waited.stderr
+    assert json.loads(waited.stdout)["status"] == "COMPLETED"
+    assert "COMPLETED" in waited.stderr
 
     done = world.cli("get", run_id, "--workflow", "deploy-service", "--json")
-    assert json.loads(done.out)["run"]["status"] == "COMPLETED"
+    assert json.loads(done.stdout)["run"]["status"] == "COMPLETED"
 
     assert world.list_ids("--workflow", "deploy-service") == [run_id]
     assert world.list_queries()[-1]["workflowIds"] == [IDS["deploy-service"]]
@@ -98,8 +97,8 @@ def test_list_table_shows_the_emulators_columns(world: World) -> None:
     """The table reads workflow, entity, start and initiator from the emulator's run objects."""
     run_id = world.trigger("deploy-service", "--entity", "service-frontend")
     result = world.cli("list")
-    assert result.code == 0, result.err
-    header, line = result.out.splitlines()
+    assert result.exit_code == 0, result.stderr
+    header, line = result.stdout.splitlines()
     assert header.split() == ["ID", "STATUS", "WORKFLOW", "ENTITY", "STARTED", "INITIATOR"]
     assert line.split()[:4] == [run_id, "NOT_INITIATED", "deploy-service", "service-frontend"]
     assert line.endswith("ci-bot@example.com")
@@ -109,8 +108,8 @@ def test_wait_on_a_failing_deploy_exits_1(world: World) -> None:
     """wait on a run whose block fails is exit 1 with the block's message."""
     run_id = world.trigger("failing-deploy", "--entity", "service-frontend")
     result = world.cli("wait", run_id, "--workflow", "failing-deploy")
-    assert result.code == 1
-    assert "CrashLoopBackOff" in result.err
+    assert result.exit_code == 1
+    assert "CrashLoopBackOff" in result.stderr
     assert world.list_ids("--status", "FAILED") == [run_id]
 
 
@@ -118,26 +117,26 @@ def test_wait_on_an_approval_then_after_it(world: World) -> None:
     """A paused run fails wait with on-paused fail; once approved, wait sees it complete."""
     run_id = world.trigger("needs-approval")
     paused = world.cli("wait", run_id, "--workflow", "needs-approval", "--on-paused", "fail")
-    assert paused.code == 1
-    assert "PAUSED" in paused.err
+    assert paused.exit_code == 1
+    assert "PAUSED" in paused.stderr
     assert world.list_ids("--status", "paused") == [run_id]
     world.emu.resume(run_id)
     done = world.cli("wait", run_id, "--workflow", "needs-approval")
-    assert done.code == 0, done.err
+    assert done.exit_code == 0, done.stderr
 
 
 def test_wait_times_out_on_the_emulator(world: World) -> None:
     """A run still going when timeout runs out is exit 4."""
     run_id = world.trigger("needs-approval")
     result = world.cli("wait", run_id, "--workflow", "needs-approval", "--timeout", "30s")
-    assert result.code == 4
-    assert "Gave up waiting" in result.err
+    assert result.exit_code == 4
+    assert "Gave up waiting" in result.stderr
 
 
 def test_get_of_an_unknown_run_is_exit_3(world: World) -> None:
     """The emulator's 404 for an unknown run is exit 3."""
     result = world.cli("get", "no-such-run", "--workflow", "deploy-service")
-    assert result.code == 3
+    assert result.exit_code == 3
 
 
 @pytest.mark.parametrize("envelope", ["cortex", "spring"])

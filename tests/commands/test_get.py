@@ -7,14 +7,14 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from .helpers import base_env, github_env, invoke, requests_to, run_object
+from tests.support import base_env, github_env, invoke, requests_to, tagged_run
 
 RUN_ID = "3f0c9a52-1111-4c1e-9d5e-000000000001"
 RUN_PATH = f"/api/v1/workflows/deploy-service/runs/{RUN_ID}"
 
 
 def failed_run() -> dict[str, object]:
-    return run_object(
+    return tagged_run(
         RUN_ID,
         "FAILED",
         scope={"type": "ENTITY", "entityId": "service-frontend"},
@@ -30,24 +30,24 @@ def failed_run() -> dict[str, object]:
 def test_get_prints_a_readable_block(api: HTTPServer) -> None:
     """The block shows status, scope, start, initiator, every block and the runs link."""
     api.expect_request(RUN_PATH, method="GET").respond_with_json(failed_run())
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 0
-    assert f"Run       {RUN_ID}" in result.out
-    assert "Status    FAILED" in result.out
-    assert "Entity    service-frontend" in result.out
-    assert "Started   2026-11-30 08:00:00Z" in result.out
-    assert "Initiator ci-bot@example.com" in result.out
-    assert "   2. FAILED       Deploy: exit code 1" in result.out
-    assert "/admin/workflows?activeTab=runs" in result.out
+    result = invoke(base_env(api), ["get", RUN_ID, "--workflow", "deploy-service"])
+    assert result.exit_code == 0
+    assert f"Run       {RUN_ID}" in result.stdout
+    assert "Status    FAILED" in result.stdout
+    assert "Entity    service-frontend" in result.stdout
+    assert "Started   2026-11-30 08:00:00Z" in result.stdout
+    assert "Initiator ci-bot@example.com" in result.stdout
+    assert "   2. FAILED       Deploy: exit code 1" in result.stdout
+    assert "/admin/workflows?activeTab=runs" in result.stdout
     assert len(requests_to(api, RUN_PATH)) == 1
 
 
 def test_get_json_prints_the_result_json(api: HTTPServer) -> None:
     """With --json, stdout is the same result JSON as run --json, with the raw run."""
     api.expect_request(RUN_PATH).respond_with_json(failed_run())
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service", "--json"], base_env(api))
-    assert result.code == 0
-    data = json.loads(result.out)
+    result = invoke(base_env(api), ["get", RUN_ID, "--workflow", "deploy-service", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
     assert data["command"] == "get"
     assert data["runId"] == RUN_ID
     assert data["status"] == "FAILED"
@@ -57,9 +57,9 @@ def test_get_json_prints_the_result_json(api: HTTPServer) -> None:
 def test_get_as_action_mode_writes_outputs_and_summary(api: HTTPServer, tmp_path: Path) -> None:
     """command: get with run-id writes run-id, status, run-url, result and a summary."""
     api.expect_request(RUN_PATH).respond_with_json(failed_run())
-    env = github_env(api, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
-    result = invoke([], env)
-    assert result.code == 0
+    env = github_env(tmp_path, api, command="get", workflow="deploy-service", run_id=RUN_ID)
+    result = invoke(env)
+    assert result.exit_code == 0
     assert result.outputs["run-id"] == RUN_ID
     assert result.outputs["status"] == "FAILED"
     assert result.outputs["run-url"].endswith("/admin/workflows?activeTab=runs")
@@ -75,38 +75,38 @@ def test_get_unknown_run_exits_3_with_the_hint(api: HTTPServer) -> None:
     api.expect_request(RUN_PATH).respond_with_json(
         {"type": "NOT_FOUND", "message": "Run not found", "requestId": "req-42"}, status=404
     )
-    result = invoke(["get", RUN_ID, "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 3
-    assert "Run not found" in result.err
-    assert "req-42" in result.err
-    assert "run-id" in result.err
-    assert result.out == ""
+    result = invoke(base_env(api), ["get", RUN_ID, "--workflow", "deploy-service"])
+    assert result.exit_code == 3
+    assert "Run not found" in result.stderr
+    assert "req-42" in result.stderr
+    assert "run-id" in result.stderr
+    assert result.stdout == ""
 
 
 def test_get_needs_a_run_id_and_sends_nothing(api: HTTPServer) -> None:
     """Without a run id, get exits 2 naming run-id and sends no request."""
-    result = invoke(["get", "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 2
-    assert "run-id: required for command get" in result.err
+    result = invoke(base_env(api), ["get", "--workflow", "deploy-service"])
+    assert result.exit_code == 2
+    assert "run-id: required for command get" in result.stderr
     assert api.log == []
 
 
 def test_get_needs_a_workflow(api: HTTPServer) -> None:
     """Without a workflow, get exits 2 naming workflow."""
-    result = invoke(["get", RUN_ID], base_env(api))
-    assert result.code == 2
-    assert "workflow: required" in result.err
+    result = invoke(base_env(api), ["get", RUN_ID])
+    assert result.exit_code == 2
+    assert "workflow: required" in result.stderr
     assert api.log == []
 
 
 def test_get_percent_encodes_the_run_id(api: HTTPServer) -> None:
     """A run id is user input: it is sent as one percent-encoded path segment, never a path."""
     api.expect_request("/api/v1/workflows/deploy-service/runs/a/b").respond_with_json(
-        run_object("a/b", "IN_PROGRESS")
+        tagged_run("a/b", "IN_PROGRESS")
     )
-    result = invoke(["get", "a/b", "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 0, result.err
-    assert "IN_PROGRESS" in result.out
+    result = invoke(base_env(api), ["get", "a/b", "--workflow", "deploy-service"])
+    assert result.exit_code == 0, result.stderr
+    assert "IN_PROGRESS" in result.stdout
     ((request, _),) = api.log
     assert request.environ["RAW_URI"] == "/api/v1/workflows/deploy-service/runs/a%2Fb"
 
@@ -118,9 +118,9 @@ def test_get_defuses_workflow_commands_from_cortex(api: HTTPServer, tmp_path: Pa
         {"name": "::set-output name=x::y", "state": {"errorMessage": "##[error]boom"}}
     ]
     api.expect_request(RUN_PATH).respond_with_json(run)
-    env = github_env(api, tmp_path, command="get", workflow="deploy-service", run_id=RUN_ID)
-    result = invoke([], env)
-    assert result.code == 0
-    assert "##[error]" not in result.out
-    assert not any(line.lstrip().startswith("::set-output") for line in result.out.splitlines())
+    env = github_env(tmp_path, api, command="get", workflow="deploy-service", run_id=RUN_ID)
+    result = invoke(env)
+    assert result.exit_code == 0
+    assert "##[error]" not in result.stdout
+    assert not any(line.lstrip().startswith("::set-output") for line in result.stdout.splitlines())
     assert set(result.outputs) == {"run-id", "status", "run-url", "idempotency-key", "result"}

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from .helpers import base_env, github_env, invoke, query_of, requests_to, run_object
+from tests.support import base_env, github_env, invoke, query_of, requests_to, tagged_run
 
 LIST_PATH = "/api/v1/workflows/runs"
 IDS = {"deploy-service": "wf5a1c0e7d9b3f2a41", "scaffold-repo": "wf7c2d4e6f8a0b1c32"}
@@ -19,7 +19,7 @@ IDS = {"deploy-service": "wf5a1c0e7d9b3f2a41", "scaffold-repo": "wf7c2d4e6f8a0b1
 
 def make_runs(count: int, statuses: tuple[str, ...] = ("COMPLETED",)) -> list[dict[str, Any]]:
     return [
-        run_object(
+        tagged_run(
             f"run-{n:03d}",
             statuses[n % len(statuses)],
             dateCreated=f"2026-11-29T{n % 24:02d}:00:00Z",
@@ -81,8 +81,8 @@ def list_cmd(*args: str) -> list[str]:
 def test_no_filters_sends_paging_and_sort_only(api: HTTPServer) -> None:
     """Without filters, the one request carries page 0, size = limit, and dateCreated,desc."""
     listing = serve(api, Listing(make_runs(3)))
-    result = invoke(list_cmd(), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd())
+    assert result.exit_code == 0, result.stderr
     assert listing.seen == [
         {
             "includeContext": ["true"],
@@ -94,9 +94,11 @@ def test_no_filters_sends_paging_and_sort_only(api: HTTPServer) -> None:
 
 
 def test_every_filter_reaches_cortex_in_its_parameter(api: HTTPServer) -> None:
-    """workflow, search, entity, initiated-by and both dates map to the parameters of docs/cortex-api.md."""
+    """workflow, search, entity, initiated-by and both dates map to the API's parameters
+    (docs/cortex-api.md)."""
     listing = serve(api, Listing(make_runs(2)))
     result = invoke(
+        base_env(api),
         list_cmd(
             "--workflow", "deploy-service",
             "--workflow", "scaffold-repo",
@@ -106,9 +108,8 @@ def test_every_filter_reaches_cortex_in_its_parameter(api: HTTPServer) -> None:
             "--started-after", "2026-11-28",
             "--started-before", "2026-11-30T10:00:00+02:00",
         ),
-        base_env(api),
     )  # fmt: skip
-    assert result.code == 0, result.err
+    assert result.exit_code == 0, result.stderr
     assert listing.seen == [
         {
             "workflowIds": ["wf5a1c0e7d9b3f2a41", "wf7c2d4e6f8a0b1c32"],
@@ -128,8 +129,8 @@ def test_every_filter_reaches_cortex_in_its_parameter(api: HTTPServer) -> None:
 def test_workflows_comma_separated_are_repeated_workflow_ids(api: HTTPServer) -> None:
     """--workflow a,b sends workflowIds twice (the chosen encoding), never one joined value."""
     listing = serve(api, Listing([]))
-    result = invoke(list_cmd("--workflow", "deploy-service, scaffold-repo"), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd("--workflow", "deploy-service, scaffold-repo"))
+    assert result.exit_code == 0, result.stderr
     assert listing.seen[0]["workflowIds"] == ["wf5a1c0e7d9b3f2a41", "wf7c2d4e6f8a0b1c32"]
     assert len(requests_to(api, "/api/v1/workflows/deploy-service")) == 1
 
@@ -154,10 +155,10 @@ def test_workflows_comma_separated_are_repeated_workflow_ids(api: HTTPServer) ->
 def test_date_forms_are_sent_as_iso_utc(api: HTTPServer, value: str, sent: str) -> None:
     """Dates, times with Z or offsets, and ages (against the injected now) become ISO 8601 UTC."""
     listing = serve(api, Listing([]))
-    result = invoke(list_cmd("--started-after", value), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd("--started-after", value))
+    assert result.exit_code == 0, result.stderr
     assert listing.seen[0]["startedAfter"] == [sent]
-    result = invoke(list_cmd("--started-before", value), base_env(api))
+    result = invoke(base_env(api), list_cmd("--started-before", value))
     assert listing.seen[1]["startedBefore"] == [sent]
 
 
@@ -165,15 +166,15 @@ def test_filters_combine_with_relative_window_and_status(api: HTTPServer) -> Non
     """A relative window, an entity, a workflow and a status filter all apply at once."""
     listing = serve(api, Listing(make_runs(6, ("COMPLETED", "FAILED", "IN_PROGRESS"))))
     result = invoke(
+        base_env(api),
         list_cmd(
             "--workflow", "deploy-service", "--entity", "service-frontend",
             "--started-after", "7d", "--started-before", "1h", "--status", "failed",
             "--format", "json",
         ),
-        base_env(api),
     )  # fmt: skip
-    assert result.code == 0, result.err
-    assert [r["id"] for r in json.loads(result.out)] == ["run-001", "run-004"]
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in json.loads(result.stdout)] == ["run-001", "run-004"]
     query = listing.seen[0]
     assert query["startedAfter"] == ["2026-11-23T09:00:00Z"]
     assert query["startedBefore"] == ["2026-11-30T08:00:00Z"]
@@ -190,30 +191,30 @@ def test_filters_combine_with_relative_window_and_status(api: HTTPServer) -> Non
 def test_pages_are_followed_until_the_last(api: HTTPServer, envelope: str) -> None:
     """A server that caps size at 4 is read page by page (0, 1, 2) in either envelope."""
     listing = serve(api, Listing(make_runs(10), envelope=envelope, max_size=4))
-    result = invoke(list_cmd("--json"), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd("--json"))
+    assert result.exit_code == 0, result.stderr
     assert [q["page"] for q in listing.seen] == [["0"], ["1"], ["2"]]
-    assert [r["id"] for r in json.loads(result.out)] == [f"run-{n:03d}" for n in range(10)]
+    assert [r["id"] for r in json.loads(result.stdout)] == [f"run-{n:03d}" for n in range(10)]
 
 
 def test_paging_stops_at_the_limit(api: HTTPServer) -> None:
     """With --limit 6 and pages of 4, two pages are read and 6 runs shown, with a note."""
     listing = serve(api, Listing(make_runs(20), max_size=4))
-    result = invoke(list_cmd("--limit", "6", "--format", "jsonl"), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd("--limit", "6", "--format", "jsonl"))
+    assert result.exit_code == 0, result.stderr
     assert [q["size"] for q in listing.seen] == [["6"], ["6"]]
-    lines = result.out.splitlines()
+    lines = result.stdout.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [f"run-{n:03d}" for n in range(6)]
-    assert "more runs match" in result.err
+    assert "more runs match" in result.stderr
 
 
 def test_status_filter_reads_more_pages_to_fill_the_limit(api: HTTPServer) -> None:
     """Status is filtered here: pages are read until --limit runs of that status are found."""
     runs = make_runs(250, ("COMPLETED", "COMPLETED", "COMPLETED", "FAILED"))
     listing = serve(api, Listing(runs))
-    result = invoke(list_cmd("--status", "FAILED", "--limit", "30", "--json"), base_env(api))
-    assert result.code == 0, result.err
-    found = json.loads(result.out)
+    result = invoke(base_env(api), list_cmd("--status", "FAILED", "--limit", "30", "--json"))
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
     assert len(found) == 30
     assert {r["status"] for r in found} == {"FAILED"}
     assert [q["page"] for q in listing.seen] == [["0"], ["1"]]
@@ -223,36 +224,36 @@ def test_status_is_repeatable_and_any_case(api: HTTPServer) -> None:
     """--status may be repeated and comma-separated, in any case."""
     serve(api, Listing(make_runs(8, ("COMPLETED", "FAILED", "PAUSED", "CANCELLED"))))
     result = invoke(
-        list_cmd("--status", "paused", "--status", "Cancelled,failed", "--json"), base_env(api)
+        base_env(api), list_cmd("--status", "paused", "--status", "Cancelled,failed", "--json")
     )
-    assert result.code == 0, result.err
-    assert [r["status"] for r in json.loads(result.out)] == ["FAILED", "PAUSED", "CANCELLED"] * 2
+    assert result.exit_code == 0, result.stderr
+    assert [r["status"] for r in json.loads(result.stdout)] == ["FAILED", "PAUSED", "CANCELLED"] * 2
 
 
 def test_a_page_without_signals_stops_when_short(api: HTTPServer) -> None:
     """An envelope with no paging fields stops at a page shorter than size."""
     listing = serve(api, Listing(make_runs(7), envelope="bare", max_size=5))
-    result = invoke(list_cmd("--limit", "5", "--status", "completed", "--json"), base_env(api))
-    assert result.code == 0, result.err
-    assert len(json.loads(result.out)) == 5
+    result = invoke(base_env(api), list_cmd("--limit", "5", "--status", "completed", "--json"))
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5
     assert len(listing.seen) == 1
 
 
 def test_a_page_without_signals_stops_when_empty(api: HTTPServer) -> None:
     """With no paging fields and full pages, an empty page ends the listing."""
     listing = serve(api, Listing(make_runs(200), envelope="bare"))
-    result = invoke(list_cmd("--limit", "1000", "--json"), base_env(api))
-    assert result.code == 0, result.err
-    assert len(json.loads(result.out)) == 200
+    result = invoke(base_env(api), list_cmd("--limit", "1000", "--json"))
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 200
     assert [q["page"] for q in listing.seen] == [["0"], ["1"], ["2"]]
 
 
 def test_a_server_that_ignores_page_is_not_read_forever(api: HTTPServer) -> None:
     """If every page is page 0 again, listing stops at the first page with nothing new."""
     listing = serve(api, Listing(make_runs(100), envelope="bare", ignore_page=True))
-    result = invoke(list_cmd("--limit", "500", "--json"), base_env(api))
-    assert result.code == 0, result.err
-    assert len(json.loads(result.out)) == 100
+    result = invoke(base_env(api), list_cmd("--limit", "500", "--json"))
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 100
     assert len(listing.seen) == 2
 
 
@@ -262,7 +263,7 @@ def test_a_server_that_ignores_page_is_not_read_forever(api: HTTPServer) -> None
 def test_table_is_aligned_and_missing_fields_are_dashes(api: HTTPServer) -> None:
     """The table has a header, one aligned line per run, and '-' where Cortex said nothing."""
     runs = [
-        run_object(
+        tagged_run(
             "run-a",
             "COMPLETED",
             scope={"type": "ENTITY", "entityId": "service-frontend"},
@@ -272,44 +273,44 @@ def test_table_is_aligned_and_missing_fields_are_dashes(api: HTTPServer) -> None
         {"id": "run-bb", "status": "in_progress"},
     ]
     serve(api, Listing(runs))
-    result = invoke(list_cmd(), base_env(api))
-    assert result.code == 0, result.err
-    assert result.out.splitlines() == [
+    result = invoke(base_env(api), list_cmd())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
         "ID      STATUS       WORKFLOW        ENTITY            STARTED               INITIATOR",
         "run-a   COMPLETED    deploy-service  service-frontend  2026-11-30 07:00:00Z  "
         "ci-bot@example.com",
         "run-bb  IN_PROGRESS  -               -                 -                     -",
     ]
-    assert "2 runs found (1 page read)" in result.err
+    assert "2 runs found (1 page read)" in result.stderr
 
 
 def test_empty_results_in_every_format(api: HTTPServer, tmp_path: Path) -> None:
     """No runs: a plain sentence in the table, [] in JSON, nothing in JSONL; count 0."""
     serve(api, Listing([]))
-    assert invoke(list_cmd(), base_env(api)).out == "No runs matched.\n"
-    assert json.loads(invoke(list_cmd("--json"), base_env(api)).out) == []
-    assert invoke(list_cmd("--format", "jsonl"), base_env(api)).out == ""
-    result = invoke([], github_env(api, tmp_path, command="list"))
-    assert result.code == 0, result.out
+    assert invoke(base_env(api), list_cmd()).stdout == "No runs matched.\n"
+    assert json.loads(invoke(base_env(api), list_cmd("--json")).stdout) == []
+    assert invoke(base_env(api), list_cmd("--format", "jsonl")).stdout == ""
+    result = invoke(github_env(tmp_path, api, workflow="", command="list"))
+    assert result.exit_code == 0, result.stdout
     assert result.outputs == {"runs": "[]", "count": "0"}
     assert "No runs matched" in result.summary
 
 
 def test_json_keeps_the_runs_as_cortex_sent_them(api: HTTPServer) -> None:
     """--json prints one array of the raw run objects, unknown fields included."""
-    runs = [run_object("run-x", "FAILED", childRuns=[{"id": "c1"}], extra={"n": 1})]
+    runs = [tagged_run("run-x", "FAILED", childRuns=[{"id": "c1"}], extra={"n": 1})]
     serve(api, Listing(runs))
-    result = invoke(list_cmd("--json"), base_env(api))
-    assert json.loads(result.out) == runs
+    result = invoke(base_env(api), list_cmd("--json"))
+    assert json.loads(result.stdout) == runs
 
 
 def test_json_output_cannot_carry_a_workflow_command(api: HTTPServer) -> None:
     """A Cortex string with ##[ stays valid JSON but is no workflow command in the log."""
-    runs = [run_object("run-x", "FAILED", note="##[error]fake")]
+    runs = [tagged_run("run-x", "FAILED", note="##[error]fake")]
     serve(api, Listing(runs))
-    result = invoke(list_cmd("--json"), base_env(api))
-    assert "##[" not in result.out
-    assert json.loads(result.out)[0]["note"] == "##[error]fake"
+    result = invoke(base_env(api), list_cmd("--json"))
+    assert "##[" not in result.stdout
+    assert json.loads(result.stdout)[0]["note"] == "##[error]fake"
 
 
 # -- action mode ------------------------------------------------------------------------------
@@ -319,8 +320,8 @@ def test_action_mode_list_writes_runs_count_and_a_summary(api: HTTPServer, tmp_p
     """command: list with newline-separated workflows and filters writes runs, count, a summary."""
     listing = serve(api, Listing(make_runs(5, ("COMPLETED", "FAILED"))))
     env = github_env(
-        api,
         tmp_path,
+        api,
         command="list",
         workflow="deploy-service\nscaffold-repo",
         status="completed",
@@ -329,8 +330,8 @@ def test_action_mode_list_writes_runs_count_and_a_summary(api: HTTPServer, tmp_p
         search="deploy",
         initiated_by="ci-bot@example.com",
     )
-    result = invoke([], env)
-    assert result.code == 0, result.out
+    result = invoke(env)
+    assert result.exit_code == 0, result.stdout
     assert listing.seen[0]["workflowIds"] == ["wf5a1c0e7d9b3f2a41", "wf7c2d4e6f8a0b1c32"]
     assert listing.seen[0]["startedAfter"] == ["2026-11-29T09:00:00Z"]
     assert listing.seen[0]["searchQuery"] == ["deploy"]
@@ -340,13 +341,13 @@ def test_action_mode_list_writes_runs_count_and_a_summary(api: HTTPServer, tmp_p
     assert "| Run | Status | Workflow | Entity | Started | Initiator |" in result.summary
     assert "[`run-000`](http://localhost" in result.summary
     assert "✅ COMPLETED" in result.summary
-    assert "run-000" in result.out  # the table is in the log too
+    assert "run-000" in result.stdout  # the table is in the log too
 
 
 def test_summary_escapes_cortex_strings(api: HTTPServer, tmp_path: Path) -> None:
     """Workflow tags and initiators from Cortex can't break the Markdown table or add HTML."""
     runs = [
-        run_object(
+        tagged_run(
             "run-x",
             "FAILED",
             workflow="<img src=x onerror=alert(1)>|pwn",
@@ -354,8 +355,8 @@ def test_summary_escapes_cortex_strings(api: HTTPServer, tmp_path: Path) -> None
         )
     ]
     serve(api, Listing(runs))
-    result = invoke([], github_env(api, tmp_path, command="list"))
-    assert result.code == 0, result.out
+    result = invoke(github_env(tmp_path, api, workflow="", command="list"))
+    assert result.exit_code == 0, result.stdout
     row = next(line for line in result.summary.splitlines() if "run-x" in line)
     assert "<img" not in row
     assert "&lt;img src=x onerror=alert(1)&gt;\\|pwn" in row
@@ -371,9 +372,9 @@ def test_unknown_workflow_is_exit_3_before_listing(api: HTTPServer) -> None:
     api.expect_request("/api/v1/workflows/nope").respond_with_json(
         {"message": "Workflow not found"}, status=404
     )
-    result = invoke(list_cmd("--workflow", "nope"), base_env(api))
-    assert result.code == 3
-    assert "Workflow not found" in result.err
+    result = invoke(base_env(api), list_cmd("--workflow", "nope"))
+    assert result.exit_code == 3
+    assert "Workflow not found" in result.stderr
     assert requests_to(api, LIST_PATH) == []
 
 
@@ -383,18 +384,18 @@ def test_workflow_lookup_refused_filters_on_the_value_given(api: HTTPServer) -> 
         {"message": "Forbidden"}, status=403
     )
     listing = serve(api, Listing([]))
-    result = invoke(list_cmd("--workflow", "secret-flow"), base_env(api))
-    assert result.code == 0, result.err
+    result = invoke(base_env(api), list_cmd("--workflow", "secret-flow"))
+    assert result.exit_code == 0, result.stderr
     assert listing.seen[0]["workflowIds"] == ["secret-flow"]
-    assert "Workflow lookup failed" in result.err
+    assert "Workflow lookup failed" in result.stderr
 
 
 def test_listing_errors_are_exit_3(api: HTTPServer) -> None:
     """A 401 on the listing is exit 3 with the hint about the token."""
     api.expect_request(LIST_PATH).respond_with_json({"message": "Unauthorized"}, status=401)
-    result = invoke(list_cmd(), base_env(api))
-    assert result.code == 3
-    assert "api-token" in result.err
+    result = invoke(base_env(api), list_cmd())
+    assert result.exit_code == 3
+    assert "api-token" in result.stderr
 
 
 # -- bad values: exit 2, nothing sent -----------------------------------------------------------
@@ -429,30 +430,30 @@ def test_bad_filter_values_exit_2_and_send_nothing(
     api: HTTPServer, args: list[str], named: str
 ) -> None:
     """Each bad value is exit 2, names its input, and no request reaches Cortex."""
-    result = invoke(list_cmd(*args), base_env(api))
-    assert result.code == 2, result.err
-    assert named in result.err
+    result = invoke(base_env(api), list_cmd(*args))
+    assert result.exit_code == 2, result.stderr
+    assert named in result.stderr
     assert api.log == []
 
 
 def test_bad_action_inputs_are_all_reported_at_once(api: HTTPServer, tmp_path: Path) -> None:
     """In action mode, several bad list inputs are listed together; nothing is sent."""
     env = github_env(
-        api, tmp_path, command="list", status="done", limit="-1", started_after="later"
+        tmp_path, api, workflow="", command="list", status="done", limit="-1", started_after="later"
     )
-    result = invoke([], env)
-    assert result.code == 2
-    assert "3 inputs are invalid" in result.out
+    result = invoke(env)
+    assert result.exit_code == 2
+    assert "3 inputs are invalid" in result.stdout
     for name in ("status:", "limit:", "started-after:"):
-        assert name in result.out
+        assert name in result.stdout
     assert api.log == []
 
 
 def test_help_states_the_window_and_client_side_status(api: HTTPServer) -> None:
     """--help says Cortex keeps 30 days and that status is filtered here."""
-    result = invoke(["list", "--help"], base_env(api))
-    shown = result.out
-    assert result.code == 0
+    result = invoke(base_env(api), ["list", "--help"])
+    shown = result.stdout
+    assert result.exit_code == 0
     assert "last 30 days" in shown
     assert "Cortex has no status filter" in shown
 
@@ -460,6 +461,6 @@ def test_help_states_the_window_and_client_side_status(api: HTTPServer) -> None:
 def test_started_after_older_than_30_days_warns(api: HTTPServer) -> None:
     """An older start than Cortex keeps is sent, with a warning that older runs aren't listed."""
     serve(api, Listing([]))
-    result = invoke(list_cmd("--started-after", "45d"), base_env(api))
-    assert result.code == 0
-    assert "only the runs of the last 30 days" in result.err
+    result = invoke(base_env(api), list_cmd("--started-after", "45d"))
+    assert result.exit_code == 0
+    assert "only the runs of the last 30 days" in result.stderr

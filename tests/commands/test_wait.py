@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from .helpers import FakeClock, base_env, github_env, invoke, requests_to, run_object
+from tests.support import FakeTime, base_env, github_env, invoke, requests_to, tagged_run
 
 RUN_ID = "3f0c9a52-2222-4c1e-9d5e-000000000002"
 RUN_PATH = f"/api/v1/workflows/deploy-service/runs/{RUN_ID}"
@@ -24,7 +24,7 @@ def serve_statuses(server: HTTPServer, *statuses: str, **extra: Any) -> None:
 
     def handler(request: Request) -> Response:
         current["status"] = next(seq, current["status"])
-        body = run_object(RUN_ID, current["status"], **extra)
+        body = tagged_run(RUN_ID, current["status"], **extra)
         return Response(json.dumps(body), content_type="application/json")
 
     server.expect_request(RUN_PATH, method="GET").respond_with_handler(handler)
@@ -33,17 +33,17 @@ def serve_statuses(server: HTTPServer, *statuses: str, **extra: Any) -> None:
 def test_wait_follows_to_completed(api: HTTPServer, tmp_path: Path) -> None:
     """wait polls until COMPLETED, exits 0 and writes outputs and the summary; no trigger."""
     serve_statuses(api, "IN_PROGRESS", "IN_PROGRESS", "COMPLETED")
-    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
-    clock = FakeClock()
-    result = invoke([], env, clock=clock)
-    assert result.code == 0, result.log
+    env = github_env(tmp_path, api, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    clock = FakeTime()
+    result = invoke(env, [], time=clock)
+    assert result.exit_code == 0, result.log
     assert len(requests_to(api, RUN_PATH)) == 3
     assert all(request.method == "GET" for request, _ in api.log)
     assert result.outputs["run-id"] == RUN_ID
     assert result.outputs["status"] == "COMPLETED"
     assert "COMPLETED" in result.summary
-    assert "IN_PROGRESS" in result.out
-    assert "COMPLETED" in result.out
+    assert "IN_PROGRESS" in result.stdout
+    assert "COMPLETED" in result.stdout
     assert clock.sleeps
     assert clock.sleeps[0] <= 1.0
 
@@ -57,12 +57,12 @@ def test_wait_on_a_failed_run_exits_1(api: HTTPServer, tmp_path: Path, status: s
         status,
         actions=[{"name": "Deploy", "state": {"status": "FAILED", "errorMessage": "CrashLoop"}}],
     )
-    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
-    result = invoke([], env)
-    assert result.code == 1
+    env = github_env(tmp_path, api, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    result = invoke(env)
+    assert result.exit_code == 1
     assert result.outputs["status"] == status
-    assert "::error title=Cortex workflow run failed::" in result.out
-    assert "CrashLoop" in result.out
+    assert "::error title=Cortex workflow run failed::" in result.stdout
+    assert "CrashLoop" in result.stdout
     assert "CrashLoop" in result.summary
 
 
@@ -70,11 +70,11 @@ def test_wait_times_out_with_exit_4(api: HTTPServer) -> None:
     """timeout applies: a run that stays IN_PROGRESS is exit 4, and the run goes on."""
     serve_statuses(api, "IN_PROGRESS")
     env = {**base_env(api), "CORTEX_TIMEOUT": "2m"}
-    clock = FakeClock()
-    result = invoke(["wait", RUN_ID, "--workflow", "deploy-service", "--json"], env, clock=clock)
-    assert result.code == 4
-    assert "Gave up waiting" in result.err
-    assert json.loads(result.out)["status"] == "IN_PROGRESS"
+    clock = FakeTime()
+    result = invoke(env, ["wait", RUN_ID, "--workflow", "deploy-service", "--json"], time=clock)
+    assert result.exit_code == 4
+    assert "Gave up waiting" in result.stderr
+    assert json.loads(result.stdout)["status"] == "IN_PROGRESS"
     assert clock.now - 1000.0 == pytest.approx(120.0, abs=1.0)
 
 
@@ -83,20 +83,20 @@ def test_wait_honours_on_paused(api: HTTPServer, policy: str, code: int) -> None
     """on-paused applies to wait as to run: succeed is exit 0, fail is exit 1."""
     serve_statuses(api, "PAUSED")
     result = invoke(
-        ["wait", RUN_ID, "--workflow", "deploy-service", "--on-paused", policy],
         base_env(api),
+        ["wait", RUN_ID, "--workflow", "deploy-service", "--on-paused", policy],
     )
-    assert result.code == code
-    assert "PAUSED" in result.err
+    assert result.exit_code == code
+    assert "PAUSED" in result.stderr
 
 
 def test_wait_for_an_unknown_run_exits_3(api: HTTPServer, tmp_path: Path) -> None:
     """A 404 on the first read is exit 3 and no outputs (no run was ever seen)."""
     api.expect_request(RUN_PATH).respond_with_json({"message": "Run not found"}, status=404)
-    env = github_env(api, tmp_path, command="wait", workflow="deploy-service", run_id=RUN_ID)
-    result = invoke([], env)
-    assert result.code == 3
-    assert "Run not found" in result.out
+    env = github_env(tmp_path, api, command="wait", workflow="deploy-service", run_id=RUN_ID)
+    result = invoke(env)
+    assert result.exit_code == 3
+    assert "Run not found" in result.stdout
     assert result.outputs == {}
 
 
@@ -104,30 +104,30 @@ def test_wait_retries_a_503_while_polling(api: HTTPServer) -> None:
     """A transient 503 while following is retried, not fatal."""
     answers = iter(
         [
-            Response(json.dumps(run_object(RUN_ID, "IN_PROGRESS")), 200),
+            Response(json.dumps(tagged_run(RUN_ID, "IN_PROGRESS")), 200),
             Response("<html><title>Bad gateway</title></html>", 503),
-            Response(json.dumps(run_object(RUN_ID, "COMPLETED")), 200),
+            Response(json.dumps(tagged_run(RUN_ID, "COMPLETED")), 200),
         ]
     )
     api.expect_request(RUN_PATH).respond_with_handler(lambda _req: next(answers))
-    result = invoke(["wait", RUN_ID, "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 0, result.err
-    assert "Retrying" in result.err
+    result = invoke(base_env(api), ["wait", RUN_ID, "--workflow", "deploy-service"])
+    assert result.exit_code == 0, result.stderr
+    assert "Retrying" in result.stderr
 
 
 def test_wait_needs_a_run_id(api: HTTPServer) -> None:
     """wait without a run id is exit 2 and sends nothing."""
-    result = invoke(["wait", "--workflow", "deploy-service"], base_env(api))
-    assert result.code == 2
-    assert "run-id" in result.err
+    result = invoke(base_env(api), ["wait", "--workflow", "deploy-service"])
+    assert result.exit_code == 2
+    assert "run-id" in result.stderr
     assert api.log == []
 
 
 def test_wait_rejects_a_bad_timeout(api: HTTPServer) -> None:
     """A bad timeout is exit 2 naming the input."""
     result = invoke(
-        ["wait", RUN_ID, "--workflow", "deploy-service", "--timeout", "soon"], base_env(api)
+        base_env(api), ["wait", RUN_ID, "--workflow", "deploy-service", "--timeout", "soon"]
     )
-    assert result.code == 2
-    assert "timeout:" in result.err
+    assert result.exit_code == 2
+    assert "timeout:" in result.stderr
     assert api.log == []

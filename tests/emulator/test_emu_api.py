@@ -1,4 +1,4 @@
-"""The API's rules from docs/cortex-api.md: auth, validation, scope, lookups, idempotency, limits."""
+"""The API's rules (docs/cortex-api.md): auth, validation, scope, lookups, idempotency, limits."""
 
 from __future__ import annotations
 

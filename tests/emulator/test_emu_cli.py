@@ -77,6 +77,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         proc.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_on_a_free_port_and_stop_on_signal(serve: Serve, sig: int) -> None:
     """--port 0 prints the URL first; the API answers; SIGTERM/SIGINT stop it with exit 0."""
@@ -237,6 +238,7 @@ def _can_unshare_pid() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not sys.platform.startswith("linux") or not _can_unshare_pid(),
     reason="needs Linux and permission for `unshare --pid` (root or user namespaces)",

@@ -18,11 +18,15 @@ from cortex_action.emulator import EmulatorServer
 CORTEX = shutil.which(
     "cortex", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 )
-pytestmark = pytest.mark.skipif(
-    CORTEX is None,
-    reason="cortexapps-cli is not installed (pip install 'cortexapps-cli>=1.52'); "
-    ".ci/run installs it",
-)
+# Slow: Cortex's own CLI in a real process against the emulator.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CORTEX is None,
+        reason="cortexapps-cli is not installed (pip install 'cortexapps-cli>=1.52'); "
+        ".ci/run installs it",
+    ),
+]
 
 
 def cortex(emu: EmulatorServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

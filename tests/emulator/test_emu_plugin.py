@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SAMPLE = """
 import httpx
 
@@ -25,6 +27,7 @@ def test_factory(make_emulator):
 """
 
 
+@pytest.mark.slow
 def test_plugin_fixtures_in_a_fresh_project(tmp_path: Path) -> None:
     """A project that only names the plugin gets working emulator/make_emulator fixtures."""
     (tmp_path / "conftest.py").write_text(

@@ -6,7 +6,6 @@ names the fault and the request kind. ``python benchmarks/fault_matrix.py`` prin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,16 +21,22 @@ from tests.faults.matrix import (
     table,
 )
 
+# The matrix is one module fixture that takes seconds of real (scaled) time: its cases stay on one
+# xdist worker (`--dist loadgroup`), so it runs once, with the other timing-sensitive tests, so
+# that they never compete with each other for the CPU.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
+
 _RESULTS: dict[str, Result] = {}
 
 
 @pytest.fixture(scope="module")
-def results() -> Iterator[dict[str, Result]]:
-    """Every case, run once (emulators are reset between cases)."""
-    for result in run_matrix():
-        _RESULTS[result.case.id] = result
-    yield _RESULTS
-    _RESULTS.clear()
+def results() -> dict[str, Result]:
+    """Every case, run once per process (emulators are reset between cases), even if pytest sets
+    the fixture up again after running another module's tests in between."""
+    if not _RESULTS:
+        for result in run_matrix():
+            _RESULTS[result.case.id] = result
+    return _RESULTS
 
 
 def test_every_fault_is_tried_for_every_request_kind() -> None:

@@ -19,6 +19,9 @@ import pytest
 from cortex_action.transport import WholeRequestTimeout
 from tests.support import RealTime, github_env, invoke
 
+# A trickling server in real time.
+pytestmark = pytest.mark.slow
+
 TRICKLE_EVERY = 0.2  # seconds between bytes: far inside the 2 s shortest read timeout
 
 

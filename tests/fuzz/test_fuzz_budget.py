@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -138,6 +139,7 @@ def _cli(
     return result.exit_code, result.log, time.now - started, time.sleeps, result.outputs
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(
     timeout=st.integers(1, 900),
@@ -170,6 +172,7 @@ def test_the_whole_invocation_honours_timeout(
             assert code == 3
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(
     retry_after=st.integers(0, 4000),

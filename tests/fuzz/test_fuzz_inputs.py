@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -72,6 +73,7 @@ def _check_settings(settings: Settings) -> None:
             assert not any(ord(c) < 0x20 for c in text)
 
 
+@pytest.mark.slow
 @fuzz
 @given(values=INPUT_SETS, style=st.sampled_from(["github", "github_underscore", "cortex"]))
 @example(values={"initial-context": "[" * 50_000}, style="github")
@@ -128,6 +130,7 @@ def _log_without_masks(log: str) -> str:
     return "\n".join(line for line in log.splitlines() if not line.startswith("::add-mask::"))
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(values=INPUT_SETS)
 @example(values={"initial-context": '{"a": 1e400}'})

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cortex_action.client import CortexClient
 from cortex_action.errors import CortexError
 from cortex_action.hosts.github import SUMMARY_LIMIT
-from cortex_action.hosts.github import parse_outputs as parse_github_outputs
 from cortex_action.models import ListPage, parse_page
 from tests.fuzz.strategies import (
     JSON_VALUES,
@@ -28,6 +28,7 @@ from tests.fuzz.strategies import (
     fuzz,
     fuzz_few,
 )
+from tests.readers import parse_github_outputs
 from tests.support import FakeTime, github_env, invoke
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
@@ -142,6 +143,7 @@ def _check(seen: Seen) -> None:
     assert "<script" not in seen.summary.lower()
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(trigger=st.lists(ANSWERS, min_size=1, max_size=4), polls=st.lists(GOOD_RUN, min_size=1))
 @example(trigger=[Answer(201, b"[" * 100_000)], polls=[Answer(200, b"{}")])
@@ -151,6 +153,7 @@ def test_any_trigger_answer_ends_cleanly(trigger: list[Answer], polls: list[Answ
     _check(_run(trigger, polls))
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(polls=st.lists(ANSWERS, min_size=1, max_size=6))
 @example(polls=[Answer(200, _encode({"id": "r1", "status": 42}))])

@@ -131,6 +131,7 @@ def test_token_never_in_exception_text_or_repr_when_httpx_raises(tmp_path: Path)
         assert "internal error" not in result.log
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(token=st.from_regex(r"[\x21-\x7e]{12,64}", fullmatch=True))
 @example(token="%0A%25::add-mask::x[*]")
@@ -229,6 +230,7 @@ def _log_is_inert(log: str) -> None:
         assert "\x1b" not in line
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(
     run_id=HOSTILE_TEXT.filter(lambda t: t.strip() != ""),
@@ -284,6 +286,7 @@ def test_cortex_text_never_becomes_a_command_an_output_or_markup(
     assert json.loads(outputs["result"])["id"] == run_id
 
 
+@pytest.mark.slow
 @fuzz_few
 @given(
     blocks=st.integers(0, 3000),

@@ -6,10 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from .support import Cortex, started_cortex
+from tests.support import EmulatedCortex, emulated_cortex
 
 
 @pytest.fixture
-def cortex() -> Iterator[Cortex]:
-    with started_cortex() as cortex:
+def emulated() -> Iterator[EmulatedCortex]:
+    """The project's emulator, on a fake clock it shares with the command under test.
+
+    (Not the suite-wide ``cortex`` fixture, a scripted stand-in on pytest-httpserver.)
+    """
+    with emulated_cortex() as cortex:
         yield cortex

@@ -16,10 +16,9 @@ import pytest
 from cortex_action.render import result_files as render_files
 from cortex_action.render.outputs import result_variables
 from cortex_action.report import Report
+from tests.readers import java_load_properties, parse_gitlab_dotenv, shell_source
 from tests.render.test_result_files import AWKWARD
-
-from .readers import java_load_properties, parse_gitlab_dotenv, shell_source
-from .support import Cortex
+from tests.support import EmulatedCortex
 
 # A run link with `:` and `=` (and `?`, `&`, `#`, `~`, `%`), as a self-hosted Cortex might give.
 EMPTY = Report(command="run", workflow="w", exit_code=0, headline="")
@@ -68,21 +67,21 @@ def test_awkward_values_read_the_same_everywhere(
 
 
 def test_jenkins_writes_the_file_all_three_read(
-    cortex: Cortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    emulated: EmulatedCortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     env = {
         "JENKINS_URL": "https://jenkins.example.com/",
         "BUILD_URL": "https://jenkins.example.com/job/app/3/",
         "WORKSPACE": str(tmp_path),
-        "CORTEX_API_TOKEN": cortex.token,
-        "CORTEX_BASE_URL": cortex.url,
+        "CORTEX_API_TOKEN": emulated.token,
+        "CORTEX_BASE_URL": emulated.url,
         "CORTEX_WORKFLOW": "deploy-service",
         "CORTEX_ENTITY": "service-frontend",
     }
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 0, result.err
+    assert result.exit_code == 0, result.stderr
     names = list(result_variables(EMPTY))
     values = read_three_ways(tmp_path / render_files.ENV_FILE, names, tmp_path_factory)
     assert values["CORTEX_RUN_STATUS"] == "COMPLETED"

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-from cortex_action.hosts.github import parse_outputs
 from cortex_action.inputs import INPUTS
 from cortex_action.render.outputs import result_object, result_variables
 from cortex_action.render.result_files import (
@@ -29,9 +28,13 @@ from cortex_action.render.result_files import (
 )
 from cortex_action.report import Report
 from cortex_action.settings import OnPaused
-
-from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
-from .support import Cortex
+from tests.readers import (
+    java_load_properties,
+    parse_github_outputs,
+    parse_gitlab_dotenv,
+    read_junit,
+)
+from tests.support import EmulatedCortex
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -106,10 +109,10 @@ def test_github_example_uses_only_declared_inputs_and_outputs() -> None:
     assert any(f"steps.{step['id']}.outputs.run-id" in json.dumps(s) for s in later)
 
 
-def test_github_example_runs(cortex: Cortex, tmp_path: Path) -> None:
+def test_github_example_runs(emulated: EmulatedCortex, tmp_path: Path) -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     step, steps = _cortex_step(load_yaml("github-workflow.yml"))
-    expressions = {"secrets.CORTEX_API_TOKEN": cortex.token, "github.sha": SHA}
+    expressions = {"secrets.CORTEX_API_TOKEN": emulated.token, "github.sha": SHA}
 
     def evaluate(value: object) -> str:
         def one(match: re.Match[str]) -> str:
@@ -133,14 +136,14 @@ def test_github_example_runs(cortex: Cortex, tmp_path: Path) -> None:
         "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_OUTPUT": str(outputs_file),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-        "INPUT_BASE-URL": cortex.url,  # the test server instead of api.getcortexapp.com
+        "INPUT_BASE-URL": emulated.url,  # the test server instead of api.getcortexapp.com
     }
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 0, result.out
-    assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
-    outputs = parse_outputs(outputs_file.read_text(encoding="utf-8"))
+    assert result.exit_code == 0, result.stdout
+    assert emulated.requests[0]["body"]["initialContext"] == {"version": SHA}
+    outputs = parse_github_outputs(outputs_file.read_text(encoding="utf-8"))
     assert outputs["run-id"]
     assert outputs["status"] == "COMPLETED"
     # The later steps' `if:` and `env:` get what they ask for.
@@ -209,7 +212,7 @@ def gitlab_expand(text: str, variables: dict[str, str]) -> str:
     )
 
 
-def test_gitlab_example_runs(cortex: Cortex, tmp_path: Path) -> None:
+def test_gitlab_example_runs(emulated: EmulatedCortex, tmp_path: Path) -> None:
     _, job, later = gitlab_jobs()
     predefined = {
         "CI": "true",
@@ -219,17 +222,17 @@ def test_gitlab_example_runs(cortex: Cortex, tmp_path: Path) -> None:
         "CI_JOB_URL": "https://gitlab.example.com/group/app/-/jobs/77",
     }
     # Project CI/CD variables: the masked token, and the test server as the API host.
-    project = {"CORTEX_API_TOKEN": cortex.token, "CORTEX_BASE_URL": cortex.url}
+    project = {"CORTEX_API_TOKEN": emulated.token, "CORTEX_BASE_URL": emulated.url}
     env = predefined | {k: gitlab_expand(str(v), predefined) for k, v in job["variables"].items()}
     env |= project
     (command,) = job["script"]
     argv = shlex.split(command)
     assert argv[0] == "cortex-action"
 
-    result = cortex.run(argv[1:], env)
+    result = emulated.run(argv[1:], env)
 
-    assert result.code == 0, result.err
-    assert cortex.requests[0]["body"]["initialContext"] == {"version": SHA}
+    assert result.exit_code == 0, result.stderr
+    assert emulated.requests[0]["body"]["initialContext"] == {"version": SHA}
     dotenv = parse_gitlab_dotenv((tmp_path / job["artifacts"]["reports"]["dotenv"]).read_bytes())
     for path in job["artifacts"]["paths"]:
         assert (tmp_path / path).is_file()
@@ -279,8 +282,9 @@ def test_jenkins_example_uses_the_files_we_write() -> None:
     assert json_fields <= set(result_object(EMPTY_REPORT))
 
 
+@pytest.mark.slow
 def test_jenkins_example_runs(
-    cortex: Cortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    emulated: EmulatedCortex, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     text = jenkinsfile()
     declared = jenkins_environment(text)
@@ -294,16 +298,16 @@ def test_jenkins_example_runs(
         "BUILD_URL": "https://jenkins.example.com/job/app/3/",
         "WORKSPACE": str(tmp_path),
         "GIT_COMMIT": SHA,
-        "CORTEX_API_TOKEN": cortex.token,
-        "CORTEX_BASE_URL": cortex.url,
+        "CORTEX_API_TOKEN": emulated.token,
+        "CORTEX_BASE_URL": emulated.url,
     }
 
     step = re.search(r"sh\s+'([^']+)'", text)
     assert step
-    result = cortex.run(shlex.split(step.group(1))[1:], env)
+    result = emulated.run(shlex.split(step.group(1))[1:], env)
 
-    assert result.code == 0, result.err
-    assert "\x1b" not in result.err
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stderr
     data = json.loads((tmp_path / JSON_FILE).read_text(encoding="utf-8"))
     for field in re.findall(r"\bresult\.([A-Za-z]+)", text):
         assert data[field], field

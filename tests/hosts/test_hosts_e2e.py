@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from .readers import java_load_properties, parse_gitlab_dotenv, read_junit
-from .support import HOSTILE_ERROR, Cortex
+from tests.readers import java_load_properties, parse_gitlab_dotenv, read_junit
+from tests.support import HOSTILE_ERROR, SHA, EmulatedCortex
 
-SHA = "0123456789abcdef0123456789abcdef01234567"
 FILES = ("cortex-action.env", "cortex-action.json", "cortex-action.md", "cortex-action-junit.xml")
 # GitLab also gets the annotations report that links the job page to the Cortex run.
 GITLAB_FILES = (*FILES, "cortex-action-annotations.json")
@@ -23,33 +22,33 @@ SECTION_START = re.compile(
 SECTION_END = re.compile(r"\x1b\[0Ksection_end:(\d{10}):([A-Za-z0-9_.-]+)\r\x1b\[0K")
 
 
-def cortex_env(cortex: Cortex, workflow: str) -> dict[str, str]:
+def cortex_env(emulated: EmulatedCortex, workflow: str) -> dict[str, str]:
     return {
-        "CORTEX_API_TOKEN": cortex.token,
-        "CORTEX_BASE_URL": cortex.url,
+        "CORTEX_API_TOKEN": emulated.token,
+        "CORTEX_BASE_URL": emulated.url,
         "CORTEX_WORKFLOW": workflow,
         "CORTEX_ENTITY": "service-frontend",
     }
 
 
-def gitlab_env(cortex: Cortex, project: Path, workflow: str) -> dict[str, str]:
+def gitlab_env(emulated: EmulatedCortex, project: Path, workflow: str) -> dict[str, str]:
     return {
         "CI": "true",
         "GITLAB_CI": "true",
         "CI_PROJECT_DIR": str(project),
         "CI_COMMIT_SHA": SHA,
         "CI_JOB_URL": "https://gitlab.example.com/group/app/-/jobs/4242",
-        **cortex_env(cortex, workflow),
+        **cortex_env(emulated, workflow),
     }
 
 
-def jenkins_env(cortex: Cortex, workspace: Path, workflow: str) -> dict[str, str]:
+def jenkins_env(emulated: EmulatedCortex, workspace: Path, workflow: str) -> dict[str, str]:
     return {
         "JENKINS_URL": "https://jenkins.example.com/",
         "BUILD_URL": "https://jenkins.example.com/job/app/17/",
         "WORKSPACE": str(workspace),
         "GIT_COMMIT": SHA,
-        **cortex_env(cortex, workflow),
+        **cortex_env(emulated, workflow),
     }
 
 
@@ -71,12 +70,12 @@ def check_sections(log: str) -> list[str]:
 # -- GitLab -------------------------------------------------------------------------------------
 
 
-def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
-    result = cortex.run(["run", "--json"], gitlab_env(cortex, tmp_path, "deploy-service"))
+def test_gitlab_completed_run(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    result = emulated.run(["run", "--json"], gitlab_env(emulated, tmp_path, "deploy-service"))
 
-    assert result.code == 0, result.err
-    log = result.err
-    assert cortex.token not in log + result.err
+    assert result.exit_code == 0, result.stderr
+    log = result.stderr
+    assert emulated.token not in log + result.stderr
     assert any("Request body" in title for title in check_sections(log))
     assert "\x1b[" in log  # GitLab shows colour
     assert f"Result files in {tmp_path}" in log
@@ -85,7 +84,7 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
 
     data = load_json(tmp_path)
     # The log is on stderr, so stdout is the result alone: `cortex-action --json > x.json`.
-    assert json.loads(result.out) == data
+    assert json.loads(result.stdout) == data
     variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
     assert variables == {
         "CORTEX_RUN_ID": data["runId"],
@@ -107,7 +106,7 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
     }
     # The commit GitLab names is the one the idempotency key is made from.
     assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
-    assert cortex.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
+    assert emulated.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
 
     _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
     assert [(c.name, c.outcome) for c in cases] == [
@@ -121,13 +120,13 @@ def test_gitlab_completed_run(cortex: Cortex, tmp_path: Path) -> None:
     assert "gitlab.example.com/group/app/-/jobs/4242" in summary
 
 
-def test_gitlab_failed_run(cortex: Cortex, tmp_path: Path) -> None:
-    result = cortex.run([], gitlab_env(cortex, tmp_path, "hostile-deploy"))
+def test_gitlab_failed_run(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    result = emulated.run([], gitlab_env(emulated, tmp_path, "hostile-deploy"))
 
-    assert result.code == 1
-    log = result.err
+    assert result.exit_code == 1
+    log = result.stderr
     check_sections(log)
-    # Cortex's text is shown, but can't colour the log or forge a section.
+    # EmulatedCortex's text is shown, but can't colour the log or forge a section.
     assert "Rollout <failed>" in log
     assert "\x1b[31m red" not in log
     assert not re.search(r"\x1b\[0Ksection_end:1:x", log)
@@ -151,26 +150,28 @@ def test_gitlab_failed_run(cortex: Cortex, tmp_path: Path) -> None:
     assert outcomes["block 3: Notify"].outcome == "skipped"
 
 
-def test_gitlab_output_dir_is_relative_to_the_project(cortex: Cortex, tmp_path: Path) -> None:
-    env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "reports/cortex"}
+def test_gitlab_output_dir_is_relative_to_the_project(
+    emulated: EmulatedCortex, tmp_path: Path
+) -> None:
+    env = gitlab_env(emulated, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "reports/cortex"}
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 0
+    assert result.exit_code == 0
     assert sorted(p.name for p in (tmp_path / "reports" / "cortex").iterdir()) == sorted(
         GITLAB_FILES
     )
     assert not (tmp_path / "cortex-action.json").exists()
 
 
-def test_gitlab_no_color(cortex: Cortex, tmp_path: Path) -> None:
-    env = gitlab_env(cortex, tmp_path, "hostile-deploy") | {"NO_COLOR": "1"}
+def test_gitlab_no_color(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    env = gitlab_env(emulated, tmp_path, "hostile-deploy") | {"NO_COLOR": "1"}
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 1
-    check_sections(result.err)  # sections still fold; only colour is gone
-    assert not re.search(r"\x1b\[[0-9;]*m", result.err)
+    assert result.exit_code == 1
+    check_sections(result.stderr)  # sections still fold; only colour is gone
+    assert not re.search(r"\x1b\[[0-9;]*m", result.stderr)
 
 
 # -- Jenkins ------------------------------------------------------------------------------------
@@ -182,18 +183,18 @@ def test_gitlab_no_color(cortex: Cortex, tmp_path: Path) -> None:
     ids=["completed", "failed"],
 )
 def test_jenkins_run(
-    cortex: Cortex,
+    emulated: EmulatedCortex,
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     case: tuple[str, int, str],
 ) -> None:
     workflow, code, status = case
-    result = cortex.run([], jenkins_env(cortex, tmp_path, workflow))
+    result = emulated.run([], jenkins_env(emulated, tmp_path, workflow))
 
-    assert result.code == code
-    log = result.err
+    assert result.exit_code == code
+    log = result.stderr
     assert "\x1b" not in log, "the Jenkins console shows no ANSI without a plugin"
-    assert cortex.token not in log + result.err
+    assert emulated.token not in log + result.stderr
     assert "Request body" in log
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
 
@@ -213,65 +214,65 @@ def test_jenkins_run(
     assert cases[0].outcome == ("passed" if code == 0 else "failure")
 
 
-def test_jenkins_colour_with_ansicolor(cortex: Cortex, tmp_path: Path) -> None:
-    env = jenkins_env(cortex, tmp_path, "hostile-deploy") | {"TERM": "xterm"}
+def test_jenkins_colour_with_ansicolor(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    env = jenkins_env(emulated, tmp_path, "hostile-deploy") | {"TERM": "xterm"}
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 1
-    assert "\x1b[31mError: " in result.err
-    assert "section_start" not in result.err
+    assert result.exit_code == 1
+    assert "\x1b[31mError: " in result.stderr
+    assert "section_start" not in result.stderr
 
 
 # -- local shell and unknown CIs ----------------------------------------------------------------
 
 
-def test_local_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
-    env = cortex_env(cortex, "deploy-service") | {"CI": "true", "GIT_COMMIT": SHA}
+def test_local_writes_files_only_with_output_dir(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    env = cortex_env(emulated, "deploy-service") | {"CI": "true", "GIT_COMMIT": SHA}
 
-    without = cortex.run(["run", "--json"], env)
-    assert without.code == 0
-    assert "Result files" not in without.err
+    without = emulated.run(["run", "--json"], env)
+    assert without.exit_code == 0
+    assert "Result files" not in without.stderr
 
     folder = tmp_path / "out"
-    result = cortex.run(["run", "--json", "--output-dir", str(folder)], env)
+    result = emulated.run(["run", "--json", "--output-dir", str(folder)], env)
 
-    assert result.code == 0
-    assert "\x1b" not in result.err, "not a terminal: plain lines"
-    assert f"Result files in {folder}" in result.err
-    printed = json.loads(result.out)
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stderr, "not a terminal: plain lines"
+    assert f"Result files in {folder}" in result.stderr
+    printed = json.loads(result.stdout)
     assert printed == load_json(folder)
     variables = parse_gitlab_dotenv((folder / "cortex-action.env").read_bytes())
     assert variables["CORTEX_RUN_ID"] == printed["runId"]
 
 
-def test_github_writes_files_only_with_output_dir(cortex: Cortex, tmp_path: Path) -> None:
+def test_github_writes_files_only_with_output_dir(emulated: EmulatedCortex, tmp_path: Path) -> None:
     outputs = tmp_path / "github_output"
     outputs.touch()
-    env = cortex_env(cortex, "deploy-service") | {
+    env = cortex_env(emulated, "deploy-service") | {
         "GITHUB_ACTIONS": "true",
         "GITHUB_SHA": SHA,
         "GITHUB_WORKSPACE": str(tmp_path),
         "GITHUB_OUTPUT": str(outputs),
     }
 
-    result = cortex.run([], env)
-    assert result.code == 0
+    result = emulated.run([], env)
+    assert result.exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["github_output"]
 
-    result = cortex.run([], env | {"INPUT_OUTPUT-DIR": "cortex"})
-    assert result.code == 0
+    result = emulated.run([], env | {"INPUT_OUTPUT-DIR": "cortex"})
+    assert result.exit_code == 0
     assert sorted(p.name for p in (tmp_path / "cortex").iterdir()) == sorted(FILES)
     assert "run-id<<" in outputs.read_text(encoding="utf-8")
 
 
-def test_gitlab_timeout_still_leaves_every_file(cortex: Cortex, tmp_path: Path) -> None:
-    env = gitlab_env(cortex, tmp_path, "needs-approval") | {"CORTEX_TIMEOUT": "20s"}
+def test_gitlab_timeout_still_leaves_every_file(emulated: EmulatedCortex, tmp_path: Path) -> None:
+    env = gitlab_env(emulated, tmp_path, "needs-approval") | {"CORTEX_TIMEOUT": "20s"}
     del env["CORTEX_ENTITY"]  # a GLOBAL workflow
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 4
+    assert result.exit_code == 4
     data = load_json(tmp_path)
     assert data["status"] == "PAUSED"
     variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
@@ -281,26 +282,28 @@ def test_gitlab_timeout_still_leaves_every_file(cortex: Cortex, tmp_path: Path) 
     assert cases[0].outcome == "error"
 
 
-def test_unwritable_result_folder_is_a_warning(cortex: Cortex, tmp_path: Path) -> None:
+def test_unwritable_result_folder_is_a_warning(emulated: EmulatedCortex, tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
-    env = gitlab_env(cortex, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "taken"}
+    env = gitlab_env(emulated, tmp_path, "deploy-service") | {"CORTEX_OUTPUT_DIR": "taken"}
 
-    result = cortex.run([], env)
+    result = emulated.run([], env)
 
-    assert result.code == 0
-    assert "Warning: Result files: Could not write the result files" in result.err
+    assert result.exit_code == 0
+    assert "Warning: Result files: Could not write the result files" in result.stderr
 
 
-def test_gitlab_get_of_a_failed_run_leaves_the_same_files(cortex: Cortex, tmp_path: Path) -> None:
-    env = gitlab_env(cortex, tmp_path, "failing-deploy")
-    assert cortex.run([], env).code == 1
+def test_gitlab_get_of_a_failed_run_leaves_the_same_files(
+    emulated: EmulatedCortex, tmp_path: Path
+) -> None:
+    env = gitlab_env(emulated, tmp_path, "failing-deploy")
+    assert emulated.run([], env).exit_code == 1
     run_id = load_json(tmp_path)["runId"]
     for path in tmp_path.iterdir():
         path.unlink()
 
-    result = cortex.run(["get", run_id], env)
+    result = emulated.run(["get", run_id], env)
 
-    assert result.code == 0  # get answers; the run's state is in the files
+    assert result.exit_code == 0  # get answers; the run's state is in the files
     variables = parse_gitlab_dotenv((tmp_path / "cortex-action.env").read_bytes())
     assert variables["CORTEX_RUN_ID"] == run_id
     assert variables["CORTEX_RUN_STATUS"] == "FAILED"

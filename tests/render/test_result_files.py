@@ -14,7 +14,7 @@ from cortex_action.models import parse_run
 from cortex_action.render import outputs, result_files
 from cortex_action.render.result_files import EnvSyntax
 from cortex_action.report import Report
-from tests.hosts.readers import java_load_properties, parse_gitlab_dotenv, read_junit
+from tests.readers import java_load_properties, parse_gitlab_dotenv, read_junit
 
 AWKWARD = [
     "",

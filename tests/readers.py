@@ -1,5 +1,5 @@
-"""Read result files the way each host reads them: GitLab's dotenv parser, Java's Properties,
-and the JUnit readers of GitLab and Jenkins.
+"""Read result files the way each host reads them: the Actions runner's GITHUB_OUTPUT reader,
+GitLab's dotenv parser, Java's Properties, and the JUnit readers of GitLab and Jenkins.
 """
 
 from __future__ import annotations
@@ -13,6 +13,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# -- GitHub: GITHUB_OUTPUT ---------------------------------------------------------------------
+# The runner's file-command reader: `name=value` lines, or `name<<DELIMITER`, value lines, and a
+# line that is exactly the delimiter. A line of neither form, or a heredoc with no closing
+# delimiter, fails the step.
+
+
+def parse_github_outputs(text: str) -> dict[str, str]:
+    """A GITHUB_OUTPUT file's outputs, read as the runner reads them; ValueError if malformed."""
+    outputs: dict[str, str] = {}
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+    while i < len(lines):
+        line = lines[i].removesuffix("\r")
+        i += 1
+        if not line:
+            continue
+        eq, hd = line.find("="), line.find("<<")
+        if hd > 0 and (eq < 0 or hd < eq):
+            name, delim = line[:hd], line[hd + 2 :]
+            if not name or not delim:
+                raise ValueError(f"invalid heredoc line: {line!r}")
+            body: list[str] = []
+            while True:
+                if i >= len(lines):
+                    raise ValueError(f"heredoc for {name!r} has no closing {delim!r}")
+                cur = lines[i].removesuffix("\r")
+                i += 1
+                if cur == delim:
+                    break
+                body.append(cur)
+            outputs[name] = "\n".join(body)
+        elif eq > 0:
+            outputs[line[:eq]] = line[eq + 1 :]
+        else:
+            raise ValueError(f"invalid line: {line!r}")
+    return outputs
+
 
 # -- GitLab: artifacts:reports:dotenv ---------------------------------------------------------
 # GitLab's ParseDotenvArtifactService: the file must be under 5 KiB; every line is
