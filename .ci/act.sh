@@ -17,6 +17,8 @@ cd "$ROOT"
 source "$ROOT/.ci/podman-env.sh"
 # shellcheck source=.ci/tools-venv.sh
 source "$ROOT/.ci/tools-venv.sh"
+# shellcheck source=.ci/lib.sh
+source "$ROOT/.ci/lib.sh"
 
 take_ci_lock
 section "act: tools"
@@ -29,9 +31,9 @@ BASE="$(bash "$ROOT/.ci/base-image.sh" | tail -n1)"
 ACT_TMP="$(mktemp -d "$WORK/act.XXXXXX")"
 SOCK="$ACT_TMP/podman.sock"
 SVC_PID=""
-EMU_PID=""
+EMULATOR_PID=""
 cleanup() {
-    [[ -n "$EMU_PID" ]] && kill "$EMU_PID" 2>/dev/null || true
+    [[ -n "$EMULATOR_PID" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
     [[ -n "$SVC_PID" ]] && kill "$SVC_PID" 2>/dev/null || true
     # act's job containers are removed by act; remove leftovers of an aborted run.
     podman ps -a --format '{{.Names}}' | grep '^act-' | xargs -r podman rm -f -t 0 >/dev/null 2>&1 || true
@@ -53,15 +55,8 @@ podman tag "$IMAGE" docker.io/library/act-dockeraction:latest
 
 section "act: the emulator"
 [[ -x .venv/bin/cortex-action ]] || die "no .venv/bin/cortex-action (run .ci/image.sh or .ci/run first)"
-.venv/bin/cortex-action emulator --port 0 >"$ACT_TMP/emulator.log" 2>&1 9>&- &
-EMU_PID=$!
-URL=""
-for _ in $(seq 1 100); do
-    URL="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$ACT_TMP/emulator.log" | head -n1 || true)"
-    [[ -n "$URL" ]] && break
-    sleep 0.1
-done
-[[ -n "$URL" ]] || { cat "$ACT_TMP/emulator.log"; die "the emulator printed no URL"; }
+start_emulator .venv/bin/cortex-action "$ACT_TMP/emulator.log" || die "the emulator did not start"
+URL="$EMULATOR_URL"
 echo "emulator: $URL"
 
 section "act: a clean copy of the repository (what a checkout holds, nothing of .work/)"

@@ -1,14 +1,11 @@
-"""Invariants of what ships besides the Python code: the Dockerfile, the workflows, the parser
-that .ci/image.sh uses for GITHUB_OUTPUT. The image itself is built and run by .ci/image.sh."""
+"""Invariants of what ships besides the Python code: the Dockerfile and the workflows. The image
+itself is built by .ci/image.sh and run by tests/image/test_image_scenarios.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -86,38 +83,3 @@ def test_workflow_actions_are_pinned_and_permissions_least(path: Path) -> None:
         assert re.search(r"# v\d", line), f"{uses}: the version belongs in a comment"
         if uses.startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
-
-
-def _load_gh_outputs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gh_outputs", ROOT / ".ci" / "gh_outputs.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gh_outputs"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_gh_outputs_parser_reads_both_forms() -> None:
-    parse = _load_gh_outputs().parse
-    text = 'run-id=42\nresult<<ghadelimiter_x\n{"a": 1}\nline=2\nghadelimiter_x\nstatus=OK\n'
-    assert parse(text) == {"run-id": "42", "result": '{"a": 1}\nline=2', "status": "OK"}
-    with pytest.raises(ValueError, match="no closing"):
-        parse("result<<EOF\nunterminated\n")
-
-
-def test_gh_inputs_sets_every_declared_input_like_the_runner(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    spec = importlib.util.spec_from_file_location("gh_inputs", ROOT / ".ci" / "gh_inputs.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main([str(ROOT / "action.yml"), "workflow=deploy-service"]) == 0
-    lines = dict(ln.split("=", 1) for ln in capsys.readouterr().out.splitlines())
-    declared = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
-    assert set(lines) == {f"INPUT_{name.upper()}" for name in declared}
-    assert lines["INPUT_WORKFLOW"] == "deploy-service"
-    assert lines["INPUT_API-TOKEN"] == ""  # hyphen kept; required but not given: empty
-    assert lines["INPUT_BASE-URL"] == str(declared["base-url"]["default"])
