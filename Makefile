@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv dist lock
+.PHONY: demo test test-fast lint venv dist lock
 
 $(BIN)/cortex-action: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,16 @@ venv: $(BIN)/cortex-action
 demo: venv
 	$(BIN)/python scripts/demo.py
 
+# -n auto: one worker per core. loadgroup: tests are spread one by one, except those that share a
+# costly module fixture (marked xdist_group), which stay on one worker.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# Everything but the tests marked slow: a quick check while editing.
+test-fast: venv
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,8 +1,9 @@
 """``list``: the runs that match the filters, read page by page, shown as a table, JSON or JSON
 lines, with the outputs ``runs`` and ``count`` and a job summary.
 
-The filters map to the query parameters of docs/cortex-api.md (docs/commands.md). ``status`` is applied here:
-the API has no status filter, so pages are read until ``limit`` runs match or the runs end.
+The filters map to the query parameters of docs/cortex-api.md (docs/commands.md). ``status`` is
+applied here: the API has no status filter, so pages are read until ``limit`` runs match or the
+runs end.
 """
 
 from __future__ import annotations
