@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by .ci/*.sh and the workflows: the one way to start the Cortex emulator and wait for it.
-# Ready means GET /_emulator/health answers 200; the log line only tells the port when it is 0.
+# Ready means GET /_emulator/health answers 200; with --port 0, --ready-file tells the URL.
 
 # wait_for_emulator URL [SECONDS]: poll URL/_emulator/health until it answers 200 (default 20 s).
 wait_for_emulator() {
@@ -20,19 +20,20 @@ PY
 }
 
 # start_emulator CORTEX_ACTION LOG: start `CORTEX_ACTION emulator --port 0` in the background
-# (its pid in EMULATOR_PID, its output in LOG), read the URL it prints, wait until it is healthy,
-# and set EMULATOR_URL. fd 9 (the CI lock) is not passed on.
+# (its pid in EMULATOR_PID, its output in LOG), read the URL from its --ready-file, wait until it is
+# healthy, and set EMULATOR_URL. fd 9 (the CI lock) is not passed on.
 start_emulator() {
-    local program="$1" log="$2" i
+    local program="$1" log="$2" ready="$2.url" i
     EMULATOR_URL=""
-    "$program" emulator --port 0 >"$log" 2>&1 9>&- &
+    rm -f "$ready"
+    "$program" emulator --port 0 --ready-file "$ready" >"$log" 2>&1 9>&- &
     EMULATOR_PID=$!
     for ((i = 0; i < 200; i++)); do
-        EMULATOR_URL="$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$log" | head -n1 | sed 's/^listening on //' || true)"
-        [[ -n "$EMULATOR_URL" ]] && break
+        [[ -s "$ready" ]] && break
         kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$log" >&2; echo "FAIL: the emulator exited" >&2; return 1; }
         sleep 0.1
     done
-    [[ -n "$EMULATOR_URL" ]] || { cat "$log" >&2; echo "FAIL: the emulator printed no URL" >&2; return 1; }
+    [[ -s "$ready" ]] || { cat "$log" >&2; echo "FAIL: the emulator wrote no ready file" >&2; return 1; }
+    EMULATOR_URL="$(cat "$ready")"
     wait_for_emulator "$EMULATOR_URL"
 }

@@ -24,6 +24,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time as real_time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -382,30 +383,31 @@ def wait_for_emulator(url: str, timeout: float = 20.0) -> None:
     raise AssertionError(f"the emulator at {url} was not healthy within {timeout} s ({last})")
 
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
-
-
 @contextmanager
 def start_emulator_process(*args: str) -> Iterator[str]:
-    """``cortex-action emulator --port 0`` in its own process: yields its URL once healthy, and
-    stops it at the end."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cortex_action", "emulator", "--port", "0", "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = _LISTENING.search(line)
-        assert found, f"the emulator printed no URL: {line!r}"
-        wait_for_emulator(found.group(1))
-        yield found.group(1)
-    finally:
-        proc.terminate()
+    """``cortex-action emulator --port 0`` in its own process: yields its URL (from its
+    ``--ready-file``) once ``/_emulator/health`` answers, and stops it at the end."""
+    with tempfile.TemporaryDirectory() as folder:
+        ready = Path(folder) / "url"
+        command = [sys.executable, "-m", "cortex_action", "emulator", "--port", "0", "--quiet"]
+        proc = subprocess.Popen(
+            [*command, "--ready-file", str(ready), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+            deadline = real_time.monotonic() + 20
+            while not ready.exists():
+                assert proc.poll() is None, f"the emulator exited with {proc.returncode}"
+                assert real_time.monotonic() < deadline, "the emulator wrote no ready file"
+                real_time.sleep(0.05)
+            url = ready.read_text("utf-8").strip()
+            wait_for_emulator(url)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
