@@ -90,6 +90,7 @@ def test_serve_on_a_free_port_and_stop_on_signal(serve: Serve, sig: int) -> None
     assert "Cortex emulator stopped" in rest
 
 
+@pytest.mark.slow
 def test_env_only_as_a_service_container(serve: Serve) -> None:
     """CORTEX_COMMAND=emulator with no argv serves, configured by CORTEX_EMULATOR_* only."""
     served = serve(
@@ -111,6 +112,7 @@ def test_env_only_as_a_service_container(serve: Serve) -> None:
     assert served.stop()[0] == 0
 
 
+@pytest.mark.slow
 def test_serve_with_a_config_file_logs_requests(serve: Serve, tmp_path: Path) -> None:
     """--config serves the file's workflows; each request is logged to stderr, token-free."""
     config = tmp_path / "emu.yaml"
@@ -129,6 +131,7 @@ def test_serve_with_a_config_file_logs_requests(serve: Serve, tmp_path: Path) ->
     assert "s3cret" not in log
 
 
+@pytest.mark.slow
 def test_ready_file_holds_the_url_once_it_accepts_connections(serve: Serve, tmp_path: Path) -> None:
     """--ready-file (or CORTEX_EMULATOR_READY_FILE) gets the base URL and a newline; no poll."""
     ready = tmp_path / "sub" / "url.txt"

@@ -165,6 +165,7 @@ def test_only_the_last_30_days_are_listed(
     assert len(timed.runs) == 2
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(count=st.integers(0, 12), size=st.integers(1, 5), asc=st.booleans())
 def test_pages_partition_the_runs(count: int, size: int, asc: bool) -> None:
