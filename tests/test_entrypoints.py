@@ -94,7 +94,7 @@ def test_run_help_lists_every_input() -> None:
     assert "--api-token " not in helped.stdout  # never a flag whose value shows in ps
 
 
-@pytest.mark.xdist_group("realtime")
+@pytest.mark.realtime
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_while_waiting_writes_outputs_and_exits_fast(
     cortex: ScriptedCortex, tmp_path: Path, sig: signal.Signals, code: int

@@ -20,7 +20,7 @@ from tests.readers import parse_github_outputs
 
 # Real processes and real time, timed to the signal: slow, and kept on one xdist worker with
 # the other timing-sensitive tests so that they never compete with each other for the CPU.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 ROOT = Path(__file__).resolve().parent.parent
 

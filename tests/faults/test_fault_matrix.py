@@ -24,7 +24,7 @@ from tests.faults.matrix import (
 # The matrix is one module fixture that takes seconds of real (scaled) time: its cases stay on one
 # xdist worker (`--dist loadgroup`), so it runs once, with the other timing-sensitive tests, so
 # that they never compete with each other for the CPU.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realtime")]
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 _RESULTS: dict[str, Result] = {}
 
