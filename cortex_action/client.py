@@ -126,13 +126,17 @@ class CortexClient:
             )
         return payload
 
-    def list_runs(self, params: Mapping[str, Any], *, deadline: float) -> ListPage:
+    def list_runs(
+        self, params: Mapping[str, Any], *, deadline: float, policy: RetryPolicy | None = None
+    ) -> ListPage:
+        """One page of runs; ``policy`` overrides the client's (a one-shot look-up)."""
         payload = self._call(
             "GET",
             f"{self._root}/workflows/runs",
             what="listing runs",
             deadline=deadline,
             params=params,
+            policy=policy,
         )
         return parse_page(payload)
 
@@ -149,6 +153,7 @@ class CortexClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         extra_retry_statuses: frozenset[int] = frozenset(),
+        policy: RetryPolicy | None = None,
     ) -> Any:
         request_headers = {
             "Authorization": f"Bearer {self._token}",
@@ -186,7 +191,7 @@ class CortexClient:
             deadline=deadline,
             clock=self._clock,
             sleep=self._sleep,
-            policy=self._policy,
+            policy=policy or self._policy,
             notify=self._notify,
         )
 

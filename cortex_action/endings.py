@@ -72,6 +72,7 @@ class Progress:
     idempotency_key: str | None = None
     key_source: str | None = None
     notes: list[str] = field(default_factory=list)
+    compared: str | None = None  # how the run's duration compared with its history
 
     def begin(self, command: str, workflow: str, started_at: str) -> None:
         self.command, self.workflow = command, workflow
@@ -97,6 +98,7 @@ class Progress:
             started_at=self.started_at,
             job_url=self.job_url,
             notes=tuple(self.notes),
+            compared=self.compared,
         )
 
     def ended(self, exit_code: int, headline: str, failure: Failure | None = None) -> Ending:

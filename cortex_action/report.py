@@ -26,6 +26,7 @@ class Report:
     started_at: str | None = None  # ISO 8601, UTC
     job_url: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    compared: str | None = None  # "slower: 6m02s, against a median of 4m10s over 12 runs (...)"
 
     @property
     def run_id(self) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cortex_action.models import Outcome, Run
 from cortex_action.retry import Clock, Sleep, equal_jitter
+from cortex_action.schedule import PollState, running_block
 from cortex_action.settings import OnPaused
 
 
@@ -67,6 +68,10 @@ class WaitEvent:
     previous: str | None = None
 
 
+# The next interval from what the last look saw (``schedule.Forecast``); None: ``PollSchedule``.
+Cadence = Callable[[PollState], float]
+
+
 def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch, clock, sleep)
     first: Run,
     fetch: Callable[[], Run],
@@ -78,6 +83,7 @@ def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch,
     events: Callable[[WaitEvent], None],
     schedule: PollSchedule | None = None,
     jitter: Callable[[float], float] = equal_jitter,
+    cadence: Cadence | None = None,
 ) -> WaitResult:
     """Poll until the run ends, a pause decides the result, or ``deadline`` (a ``clock`` time)."""
     schedule = schedule or PollSchedule()
@@ -89,9 +95,12 @@ def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch,
     previous: str | None = None
     status_since = started
     said_queued = False
+    block: tuple[int, str] | None = None
 
     while True:
         now = clock()
+        changed = run.status != previous or running_block(run) != block
+        block = running_block(run)
         if run.status != previous:
             events(WaitEvent(EventKind.STATUS, run, now - started, previous))
             if run.outcome is Outcome.UNKNOWN and run.status not in warned_unknown:
@@ -121,5 +130,10 @@ def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch,
             events(WaitEvent(EventKind.HEARTBEAT, run, now - started))
             last_heartbeat = now
 
-        sleep(max(0.0, min(jitter(next_interval()), deadline - now)))
+        interval = (
+            jitter(next_interval())
+            if cadence is None
+            else cadence(PollState(now - started, run.status, block, changed))
+        )
+        sleep(max(0.0, min(interval, deadline - now)))
         run = fetch()

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time as real_time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +249,11 @@ class ScriptedCortex:
             )
         ]
         self.get_responses: list[Response] = []
+        # The workflow's recent runs, for the duration history (one list request per wait).
+        self.history: list[dict[str, Any]] = []
+        server.expect_request("/api/v1/workflows/runs", method="GET").respond_with_handler(
+            lambda request: json_response({"runs": self.history})
+        )
         server.expect_request(
             f"/api/v1/workflows/{workflow}/runs", method="POST"
         ).respond_with_handler(self._trigger)
@@ -287,6 +292,17 @@ class ScriptedCortex:
 
     def requests(self, method: str | None = None) -> list[Request]:
         return [r for r, _ in self.server.log if method is None or r.method == method]
+
+    def polls(self) -> list[Request]:
+        """The GETs of the run (not the list request that reads the workflow's history)."""
+        return [r for r in self.requests("GET") if r.path != "/api/v1/workflows/runs"]
+
+
+def serve_history(server: HTTPServer, runs: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Answer the list request that reads the workflow's recent runs (none by default)."""
+    server.expect_request("/api/v1/workflows/runs", method="GET").respond_with_json(
+        {"runs": list(runs)}
+    )
 
 
 def requests_to(server: HTTPServer, path: str) -> list[Request]:

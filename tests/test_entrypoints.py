@@ -111,9 +111,9 @@ def test_signal_while_waiting_writes_outputs_and_exits_fast(
     )
     try:
         deadline = time.monotonic() + 20
-        while not cortex.requests("GET") and time.monotonic() < deadline:
+        while not cortex.polls() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert cortex.requests("GET"), "the run was never polled"
+        assert cortex.polls(), "the run was never polled"
         # The server logs a request before the client has read the answer; give the client
         # time to read it (it then sleeps 0.5 s or more), or the last status seen is the
         # trigger's NOT_INITIATED. A signal mid-poll is tests/test_signals_cancel.py's case.

@@ -180,7 +180,7 @@ def test_polling_starts_fast_and_backs_off_to_a_cap(cortex: ScriptedCortex, tmp_
     assert time.sleeps[0] <= 1.0
     assert max(time.sleeps) <= 15.0
     assert max(time.sleeps) >= 7.5  # it did back off
-    assert len(cortex.requests("GET")) == 31
+    assert len(cortex.polls()) == 31
 
 
 def test_link_is_repeated_while_waiting(cortex: ScriptedCortex, tmp_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_runs_ids_are_percent_encoded_when_polled(cortex: ScriptedCortex, tmp_pa
     cortex.statuses("COMPLETED", run_id="../../x")
     result = invoke(github_env(tmp_path, cortex.base_url))
     assert result.exit_code == 0, result.log
-    (get,) = cortex.requests("GET")
+    (get,) = cortex.polls()
     assert get.environ["RAW_URI"] == "/api/v1/workflows/deploy-service/runs/..%2F..%2Fx"
 
 
@@ -238,7 +238,7 @@ def test_trigger_answer_200_or_201_both_accepted(cortex: ScriptedCortex, tmp_pat
     result = invoke(github_env(tmp_path, cortex.base_url))
     assert result.exit_code == 0
     assert result.outputs["run-id"] == "r9"
-    assert cortex.requests("GET")[0].path.endswith("/runs/r9")
+    assert cortex.polls()[0].path.endswith("/runs/r9")
 
 
 def test_summary_lists_duration_and_key(cortex: ScriptedCortex, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Shared by ``run`` (after the trigger) and ``wait`` (an existing run).
 
 from __future__ import annotations
 
+from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.endings import Ending, Failure
 from cortex_action.errors import DeadlineReached, ExitCode
@@ -19,12 +20,19 @@ def elapsed(seconds: float) -> str:
     return f"[{format_duration(seconds):>7}]"
 
 
-def log_event(ctx: Context[RunSettings] | Context[ReadSettings], event: WaitEvent) -> None:
+def log_event(
+    ctx: Context[RunSettings] | Context[ReadSettings],
+    event: WaitEvent,
+    outlook: forecast.Outlook | None = None,
+) -> None:
     status = log_text(event.run.status, 100)
     when = elapsed(event.elapsed)
+    running = event.run.outcome is Outcome.RUNNING
+    left = outlook.time_left(event.elapsed) if outlook and running else ""
+    eta = f"; {left}" if left else ""
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
-        ctx.host.status(f"{when} {status}{was}")
+        ctx.host.status(f"{when} {status}{was}{eta}")
     elif event.kind is EventKind.QUEUED:
         ctx.host.info(
             f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
@@ -49,7 +57,7 @@ def log_event(ctx: Context[RunSettings] | Context[ReadSettings], event: WaitEven
             f"Open it: {ctx.runs_url}"
         )
     elif event.kind is EventKind.HEARTBEAT:
-        ctx.host.status(f"{when} still {status}: {ctx.runs_url}")
+        ctx.host.status(f"{when} still {status}{eta}: {ctx.runs_url}")
 
 
 def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline: float) -> Ending:
@@ -62,6 +70,8 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
         progress.run = ctx.client.get_run(workflow, run.id, deadline=deadline)
         return progress.run
 
+    outlook = forecast.load(ctx, run, deadline) if run.outcome is Outcome.RUNNING else None
+    waiting_since = ctx.clock()
     try:
         result = wait_for_run(
             run,
@@ -70,7 +80,8 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
             sleep=ctx.sleep,
             deadline=deadline,
             on_paused=ctx.settings.on_paused,
-            events=lambda event: log_event(ctx, event),
+            events=lambda event: log_event(ctx, event, outlook),
+            cadence=outlook.forecast if outlook else None,
         )
     except DeadlineReached as exc:
         return _gave_up(
@@ -80,6 +91,10 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
         )
     final = result.run
     progress.run = final
+    if outlook is not None:
+        progress.compared = forecast.compared(outlook, final, ctx.clock() - waiting_since)
+        if progress.compared:
+            ctx.host.info(f"Compared with its history: {progress.compared}.")
     took = format_duration(ctx.clock() - progress.started)
     if result.stop is Stop.TIMEOUT:
         return _gave_up(

@@ -52,6 +52,8 @@ def run_summary(report: Report) -> str:
         lines.append(f"| Run | {markdown_code(report.run.id)}{link} |")
         lines.append(f"| Status | {markdown_text(report.run.status)} |")
     lines.append(f"| Duration | {format_duration(report.duration)} |")
+    if report.compared:
+        lines.append(f"| Against history | {markdown_text(report.compared, 300)} |")
     if report.idempotency_key:
         source = f" ({markdown_text(report.key_source, 300)})" if report.key_source else ""
         lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)}{source} |")

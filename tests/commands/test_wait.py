@@ -11,7 +11,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.support import FakeTime, base_env, github_env, invoke, requests_to, tagged_run
+from tests.support import (
+    FakeTime,
+    base_env,
+    github_env,
+    invoke,
+    requests_to,
+    serve_history,
+    tagged_run,
+)
 
 RUN_ID = "3f0c9a52-2222-4c1e-9d5e-000000000002"
 RUN_PATH = f"/api/v1/workflows/deploy-service/runs/{RUN_ID}"
@@ -28,6 +36,7 @@ def serve_statuses(server: HTTPServer, *statuses: str, **extra: Any) -> None:
         return Response(json.dumps(body), content_type="application/json")
 
     server.expect_request(RUN_PATH, method="GET").respond_with_handler(handler)
+    serve_history(server)
 
 
 def test_wait_follows_to_completed(api: HTTPServer, tmp_path: Path) -> None:
@@ -110,6 +119,7 @@ def test_wait_retries_a_503_while_polling(api: HTTPServer) -> None:
         ]
     )
     api.expect_request(RUN_PATH).respond_with_handler(lambda _req: next(answers))
+    serve_history(api)
     result = invoke(base_env(api), ["wait", RUN_ID, "--workflow", "deploy-service"])
     assert result.exit_code == 0, result.stderr
     assert "Retrying" in result.stderr
