@@ -6,6 +6,7 @@ a pipeline against a Cortex tenant.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from pathlib import Path
@@ -175,3 +176,63 @@ def test_sixth_run_waits_for_a_free_slot(
     assert len([r for r in emu.runs if r["workflow"]["tag"] == "scaffold-repo"]) == 1
     if mode == "refuse":
         assert "Cortex asked to retry after" in result.log
+
+
+def run_now(emu: EmulatorServer, tmp_path: Path, **inputs: str) -> Outcome:
+    """``run_action`` on the real wall clock: the emulator stamps runs with real times."""
+    given = {"api_token": emu.token, "timeout": "60s", **inputs}
+    env = github_env(tmp_path, emu.url, **given)
+    return invoke(env, time=RealTime(), now=lambda: dt.datetime.now(dt.UTC))
+
+
+def timed_config(**history: object) -> dict[str, object]:
+    """One GLOBAL workflow of two blocks, 1 s in all at the test speed; ``history`` seeds runs."""
+    workflow: dict[str, object] = {
+        "tag": "nightly",
+        "scope": "GLOBAL",
+        "blocks": [
+            {"name": "Build", "slug": "build", "duration": 8},
+            {"name": "Ship", "slug": "ship", "duration": 12},
+        ],
+    }
+    if history:
+        workflow["history"] = history
+    token = {"value": "nightly-token-0123", "permissions": ["trigger", "view"]}
+    return {"tokens": [token], "workflows": [workflow]}
+
+
+def test_a_workflow_run_a_few_times_then_again_shows_its_eta_and_comparison(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """Three runs build the history (each says it has too little); the fourth shows the ETA
+    line, the time left, and its summary says how it compared."""
+    emu = make_emulator(timed_config())
+    for number in range(3):
+        # A key each: the same commit and body would otherwise replay the first run.
+        result = run_now(emu, tmp_path, workflow="nightly", idempotency_key=f"nightly-{number}")
+        assert result.exit_code == 0, result.log
+        assert "No duration history" in result.log
+        assert "Usually takes" not in result.log
+        assert f"{number} ended run" in result.log or "no ended runs" in result.log
+    result = run_now(emu, tmp_path, workflow="nightly", idempotency_key="nightly-3")
+    assert result.exit_code == 0, result.log
+    assert (
+        "Usually takes 1s (median of the last 3 runs; 90 % within 1s); expected to end around"
+        in (result.log)
+    )
+    assert "No duration history" not in result.log
+    assert "| Against history | typical: 1s, against a median of 1s over 3 runs" in result.summary
+
+
+def test_seeded_history_gives_the_eta_of_the_first_run(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """`history:` seeds 12 runs of ~10 s; this one takes ~1 s: faster, seen within seconds."""
+    emu = make_emulator(timed_config(count=12, duration=200, spread=0.1, statuses={"FAILED": 2}))
+    started = time.monotonic()
+    result = run_now(emu, tmp_path, workflow="nightly")
+    assert result.exit_code == 0, result.log
+    assert "(median of the last 12 runs; 90 % within" in result.log
+    assert "Usually takes 10s" in result.log or "Usually takes 9s" in result.log
+    assert "| Against history | faster: 1s" in result.summary
+    assert time.monotonic() - started < 8
