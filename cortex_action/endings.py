@@ -72,6 +72,22 @@ class Progress:
     idempotency_key: str | None = None
     key_source: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Whether a trigger may have reached Cortex without a definite answer: one in flight now,
+    # or one that ended in a timeout, a broken connection or a 5xx. A 429 or a busy 409 is a
+    # definite "not started" (``client.TriggerWatch``).
+    trigger_in_flight: bool = False
+    trigger_unanswered: bool = False
+
+    def trigger_sending(self) -> None:
+        self.trigger_in_flight = True
+
+    def trigger_answered(self, *, definite: bool) -> None:
+        self.trigger_in_flight = False
+        self.trigger_unanswered = self.trigger_unanswered or not definite
+
+    @property
+    def trigger_may_have_started(self) -> bool:
+        return self.trigger_in_flight or self.trigger_unanswered
 
     def begin(self, command: str, workflow: str, started_at: str) -> None:
         self.command, self.workflow = command, workflow
@@ -144,7 +160,9 @@ def for_error(
         if isinstance(error, Interrupted | TransportError | RetriesExhausted) and (
             progress.idempotency_key
         ):
-            return _unconfirmed_trigger(progress, error, exit_code)
+            if progress.trigger_may_have_started:
+                return _unconfirmed_trigger(progress, error, exit_code)
+            return _not_started(progress, error, exit_code)
         return None
     if isinstance(error, Interrupted):
         progress.notes.append(
@@ -185,6 +203,21 @@ def _unconfirmed_trigger(
     return Ending(exit_code, report=report)
 
 
+def _not_started(progress: Progress, error: BaseException, exit_code: int) -> Ending:
+    """Every trigger attempt got a definite answer that started nothing (a 429, a busy 409, a
+    refused connection), or none was sent: no run, and a repeat is safe."""
+    if isinstance(error, Interrupted):
+        headline = f"Interrupted by {error.name} before a run was started."
+    else:
+        message = error.message if isinstance(error, CortexActionError) else str(error)
+        headline = f"No run was started: {message.splitlines()[0]}"
+    progress.notes.append(
+        "No run was started: every trigger attempt was refused or never reached Cortex "
+        f"(idempotency key {progress.idempotency_key}). Repeating the job is safe."
+    )
+    return Ending(exit_code, report=progress.report(exit_code, headline))
+
+
 def interrupted_message(ending: Ending | None, progress: Progress | None) -> str:
     """The one error line of an interruption, from what was known."""
     report = ending.report if ending else None
@@ -193,6 +226,11 @@ def interrupted_message(ending: Ending | None, progress: Progress | None) -> str
             f"Stopped following run {report.run.id}; outputs and summary were written. "
             f"The run goes on in Cortex (there is no API to cancel it): {report.run_url}. "
             + retry_advice(progress, run_known=True)
+        )
+    if report is not None and progress is not None and not progress.trigger_may_have_started:
+        return (
+            "Stopped before Cortex started a run: every trigger attempt so far was refused "
+            "(busy) or never reached it, so no run was started; repeating the job is safe."
         )
     if report is not None and progress is not None:  # the trigger was in flight
         return (
