@@ -160,9 +160,7 @@ def for_error(
         if isinstance(error, Interrupted | TransportError | RetriesExhausted) and (
             progress.idempotency_key
         ):
-            if progress.trigger_may_have_started:
-                return _unconfirmed_trigger(progress, error, exit_code)
-            return _not_started(progress, error, exit_code)
+            return _unconfirmed_trigger(progress, error, exit_code)
         return None
     if isinstance(error, Interrupted):
         progress.notes.append(
@@ -185,9 +183,11 @@ def for_error(
 def _unconfirmed_trigger(
     progress: Progress, error: Exception | Interrupted, exit_code: int
 ) -> Ending:
-    """The trigger was interrupted or got no usable answer: Cortex may have started the run. Say
-    where to look and what a repeat does, in the summary and the outputs (the key, the runs
-    page)."""
+    """The trigger was interrupted or got no usable answer: Cortex may have started the run
+    (unless every attempt was a definite "no": then ``_not_started``). Say where to look and
+    what a repeat does, in the summary and the outputs (the key, the runs page)."""
+    if not progress.trigger_may_have_started:
+        return _not_started(progress, error, exit_code)
     if isinstance(error, Interrupted):
         what = f"Interrupted by {error.name} while the trigger was in flight"
         headline = f"Interrupted by {error.name} before Cortex confirmed a run."
