@@ -203,7 +203,7 @@ def _unconfirmed_trigger(
     return Ending(exit_code, report=report)
 
 
-def _not_started(progress: Progress, error: BaseException, exit_code: int) -> Ending:
+def _not_started(progress: Progress, error: Exception | Interrupted, exit_code: int) -> Ending:
     """Every trigger attempt got a definite answer that started nothing (a 429, a busy 409, a
     refused connection), or none was sent: no run, and a repeat is safe."""
     if isinstance(error, Interrupted):

@@ -256,37 +256,49 @@ def test_a_compressed_answer_is_bounded_once_decompressed(tmp_path: Path) -> Non
 # VmHWM of the process after exec (the parent's ru_maxrss for a child also counts the pages the
 # fork shared with pytest before exec).
 PEAK_SCRIPT = """
-import atexit, os, sys
+import atexit, os, sys, time
 from cortex_action.cli import console_main
 
 def peak():
+    took = time.monotonic() - started
     with open("/proc/self/status") as status:
         kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     with open(os.environ["PEAK_FILE"], "w") as out:
-        out.write(kb)
+        out.write(f"{kb} {took}")
 
 atexit.register(peak)
 sys.argv = ["cortex-action", *sys.argv[1:]]
+started = time.monotonic()
 console_main()
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
-@pytest.mark.parametrize("count", [1, 0], ids=["once", "for ever"])
-def test_an_endless_poll_answer_keeps_memory_bounded(tmp_path: Path, count: int) -> None:
-    """The real CLI in a process of its own against the emulator, whose poll answers never end
-    (the first only, or every one). Once: the retry gets the run's real outcome. For ever: the
-    step ends by `timeout`, saying why. Either way no traceback, and the peak resident memory
-    of the process stays under 150 MB."""
+@pytest.mark.parametrize(
+    ("command", "path", "count", "code"),
+    [
+        ("run", "/api/v1/workflows/*/runs/*", 1, 0),
+        ("run", "/api/v1/workflows/*/runs/*", 0, 4),
+        ("list", "/api/v1/workflows/runs", 0, 3),
+    ],
+    ids=["poll once", "poll for ever", "list for ever"],
+)
+def test_an_endless_answer_keeps_memory_bounded(
+    tmp_path: Path, command: str, path: str, count: int, code: int
+) -> None:
+    """The real CLI in a process of its own against the emulator, whose answers never end (the
+    first only, or every one). Once: the retry gets the run's real outcome (exit 0). For ever:
+    retried until the next retry would pass `timeout` (20 s; eight attempts' backoff can't fit
+    in it), then exit 4 while following a run (it goes on) or 3 for a listing. Never a
+    traceback, never past `timeout` plus 5 s, and the peak resident memory stays under 150 MB."""
     with EmulatorServer(speed=20.0) as emu:
-        emu.add_fault(
-            {
-                "method": "GET",
-                "path": "/api/v1/workflows/*/runs/*",
-                "malform": "endless-body",
-                "count": count,
-            }
-        )
+        if command == "list":  # something to list
+            httpx.post(
+                f"{emu.url}/api/v1/workflows/deploy-service/runs",
+                json={"scope": {"type": "ENTITY", "entityId": "service-frontend"}},
+                headers={"Authorization": f"Bearer {emu.token}"},
+            ).raise_for_status()
+        emu.add_fault({"method": "GET", "path": path, "malform": "endless-body", "count": count})
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PEAK_FILE": str(tmp_path / "peak"),
@@ -297,7 +309,7 @@ def test_an_endless_poll_answer_keeps_memory_bounded(tmp_path: Path, count: int)
             "CORTEX_TIMEOUT": "20s",
         }
         done = subprocess.run(
-            [sys.executable, "-c", PEAK_SCRIPT, "run"],
+            [sys.executable, "-c", PEAK_SCRIPT, command],
             env=env,
             capture_output=True,
             text=True,
@@ -306,11 +318,13 @@ def test_an_endless_poll_answer_keeps_memory_bounded(tmp_path: Path, count: int)
             check=False,
         )
     text = done.stdout + done.stderr
-    assert done.returncode == (0 if count else 4), text
+    assert done.returncode == code, text
     assert "larger than 16 MiB" in text
     assert "Traceback" not in text
-    peak_mb = int((tmp_path / "peak").read_text()) * 1024 / 1e6
+    kb, took = (tmp_path / "peak").read_text().split()
+    peak_mb = int(kb) * 1024 / 1e6
     assert peak_mb < 150, f"peak resident memory {peak_mb:.0f} MB"
+    assert float(took) <= 20 + 5, f"the command took {float(took):.1f}s for a `timeout` of 20s"
 
 
 # -- annotations for what matters ----------------------------------------------------------------

@@ -270,17 +270,9 @@ def _faults() -> list[Fault]:
             expect=_all(RECOVERED),
         ),
         Fault("endless body, once", lambda: {"malform": "endless-body"}, expect=_all(RECOVERED)),
-        Fault(
-            "endless body, for ever",
-            lambda: {"malform": "endless-body", "count": 0},
-            expect={
-                "trigger": (3, "larger than 16 MiB"),
-                # Not "get": there the budget of attempts and `timeout` run out at about the
-                # same scaled time (exit 3 or 4 by a hair); tests/test_hostile.py pins it in real
-                # time, with the process's peak memory.
-                "list": (3, "larger than 16 MiB"),
-            },
-        ),
+        # "Endless body, for ever" is not here: eight 16 MiB reads per case hold the GIL long
+        # enough to skew the other cases' scaled clocks. tests/test_hostile.py runs it in a
+        # process of its own, in real time, with the peak memory.
         Fault(
             "200 with an HTML page (the web app, not the API)",
             lambda: {"status": 200, "body": SPA_PAGE, "count": 0},
