@@ -32,16 +32,22 @@ def read_bounded(
     chunks: Iterable[bytes], request: httpx.Request, limit: int = MAX_ANSWER_BYTES
 ) -> bytes:
     """The body, chunk by chunk, refused once it grows past ``limit``: never held whole."""
-    body = bytearray()
+    # A list of chunks, not a growing bytearray: no reallocation copies on the way up, and
+    # nothing but the chunks to free when the answer is refused.
+    body: list[bytes] = []
+    size = 0
     for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
+        body.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            # Freed now: the error's traceback keeps this frame alive through the retry's sleep.
+            body.clear()
             raise AnswerTooLarge(
                 f"the answer was larger than {limit // (1024 * 1024)} MiB (Cortex's answers are "
                 "at most 2 MB), so it was not read to its end",
                 request=request,
             )
-    return bytes(body)
+    return b"".join(body)
 
 
 @dataclass(frozen=True)
