@@ -487,3 +487,22 @@ def test_the_web_app_answering_a_poll_stops_the_follow_at_once(
     assert "`base-url` must be the API host" in result.log
     assert result.outputs["run-id"] == "run-1"
     assert len(cortex.requests("GET")) == 1
+
+
+def test_a_body_that_does_not_decompress_is_a_garbled_answer() -> None:
+    """Content-Encoding: gzip over plain bytes: retried like any garbled answer, then exit 3."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            201,
+            content=json.dumps(run_object()).encode(),
+            headers={"content-encoding": "gzip", "content-type": "application/json"},
+        )
+
+    result = invoke(
+        {"CORTEX_API_TOKEN": TOKEN, "CORTEX_WORKFLOW": "w", "CORTEX_TIMEOUT": "30s"},
+        transport=httpx.MockTransport(answer),
+    )
+    assert result.exit_code == 3, result.log
+    assert "DecodingError" in result.log
+    assert "internal error" not in result.log
