@@ -135,7 +135,7 @@ def parse_run(payload: Any, *, what: str = "the run") -> Run:
             f"Cortex answered with a run object without a usable `id` ({what}); "
             "cannot follow it. Keys present: " + ", ".join(sorted(map(str, payload))[:20])
         )
-    run_id = str(run_id).strip()
+    run_id = str(run_id)  # as given: a trimmed id would name another run
     if not _RUN_ID.fullmatch(run_id):
         # Not shown: 100 000 characters, or control characters, have no place in a log line.
         raise TransportError(

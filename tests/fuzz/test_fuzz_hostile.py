@@ -146,6 +146,7 @@ def test_one_matching_pair_of_quotes_is_dropped(quote: str, value: str) -> None:
 )
 @example(run_id="r" * 100_000, status="IN_PROGRESS")
 @example(run_id="ok", status="X" * 65)
+@example(run_id="# ", status="FAILED")  # was trimmed to "#": another run's id
 def test_a_run_from_cortex_has_bounded_identifiers_or_is_refused(
     run_id: str | int, status: str
 ) -> None:
