@@ -105,7 +105,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors raise instead of exiting, so ``cli.main`` stays the only exit."""
 
     def error(self, message: str) -> Any:
-        raise InputError([f"{self.prog}: {message}"])
+        # argparse quotes the values it complains about (``-h0=X``: "ignored explicit argument
+        # '0=X'"): one may be a secret, so everything from the first quote to the last goes.
+        shown = re.sub(
+            r"['\"].*['\"]", "(a value, not shown: it could be a secret)", message, flags=re.S
+        )
+        raise InputError([f"{self.prog}: {shown}"])
 
 
 @dataclass(frozen=True)

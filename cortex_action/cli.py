@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -157,16 +158,18 @@ def _execute(  # noqa: PLR0913, PLR0917 - private, called once
     now: Callable[[], dt.datetime],
 ) -> Ending:
     def notify(notice: RetryNotice) -> None:
-        host.warning(
-            f"{notice.reason}; attempt {notice.attempt + 1} in {notice.delay:.1f}s "
-            f"({notice.remaining:.0f}s left of `timeout`).",
-            title="Retrying",
+        # A plain line, not an annotation: a retry that recovers changes nothing for the user,
+        # and GitHub shows only 10 annotations per step. If retrying fails, the error says so.
+        host.detail(
+            f"Retrying: {notice.reason}; attempt {notice.attempt + 1} in {notice.delay:.1f}s "
+            f"({notice.remaining:.0f}s left of `timeout`)."
         )
 
     http, network = http_client(settings.base_url, settings.ca_bundle, host.env, transport)
     if network.proxy:
         host.detail(f"Using proxy {network.proxy} (from {network.proxy_source}).")
-    if settings.ca_bundle or network.trust != "the default CA certificates":
+    tls = urlsplit(settings.base_url).scheme == "https"  # no certificates for plain http://
+    if tls and (settings.ca_bundle or network.trust != "the default CA certificates"):
         host.detail(f"Trusting {network.trust}.")
     with http:
         client = CortexClient(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +22,7 @@ from cortex_action.retry import (
     parse_retry_after,
 )
 from cortex_action.sanitize import log_text
+from cortex_action.transport import AnswerTooLarge, read_bounded
 
 USER_AGENT = f"cortex-action/{__version__}"
 # 409 on a trigger is how a tenant at its limit of 5 concurrent runs may answer [unknown].
@@ -63,6 +64,18 @@ def path_segment(value: str) -> str:
     return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
 
 
+class TriggerWatch(Protocol):
+    """Told about each trigger attempt, so an interruption or a failure can say truthfully
+    whether a run may have started (``Progress`` implements it)."""
+
+    def trigger_sending(self) -> None: ...
+
+    def trigger_answered(self, *, definite: bool) -> None:
+        """``definite``: this attempt certainly started no run (a 429, a busy 409, any other
+        4xx or 3xx, a web page instead of the API, a refused connection). A 2xx (whatever its
+        body), a timeout, a broken connection or a 5xx may have started one."""
+
+
 class CortexClient:
     """The three verbs of the Workflow Runs API, with retries and Cortex's error shapes."""
 
@@ -88,7 +101,13 @@ class CortexClient:
     # -- the verbs ---------------------------------------------------------------------------
 
     def trigger(
-        self, workflow: str, body: Mapping[str, Any], *, idempotency_key: str, deadline: float
+        self,
+        workflow: str,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        deadline: float,
+        watch: TriggerWatch | None = None,
     ) -> Run:
         """Start a run. Retried only because the idempotency key makes a retry a replay."""
         url = f"{self._root}/workflows/{path_segment(workflow)}/runs"
@@ -100,6 +119,7 @@ class CortexClient:
             json_body=dict(body),
             headers={"Idempotency-Key": idempotency_key},
             extra_retry_statuses=frozenset({409}),
+            watch=watch,
         )
         return parse_run(payload, what="the trigger's answer")
 
@@ -154,6 +174,7 @@ class CortexClient:
         headers: Mapping[str, str] | None = None,
         extra_retry_statuses: frozenset[int] = frozenset(),
         policy: RetryPolicy | None = None,
+        watch: TriggerWatch | None = None,
     ) -> Any:
         request_headers = {
             "Authorization": f"Bearer {self._token}",
@@ -163,26 +184,37 @@ class CortexClient:
         }
 
         def attempt(timeout: float) -> Any:
+            if watch is not None:
+                watch.trigger_sending()
             try:
-                response = self._http.request(
-                    method,
-                    url,
-                    json=json_body,
-                    params=params,
-                    headers=request_headers,
-                    timeout=httpx.Timeout(timeout),
-                    follow_redirects=False,
-                )
-            except httpx.TimeoutException as exc:
-                raise Transient(
-                    TransportError(
-                        f"{method} {url}: no answer within {timeout:.0f}s ({type(exc).__name__})."
+                response = self._send(
+                    self._http.build_request(
+                        method,
+                        url,
+                        json=json_body,
+                        params=params,
+                        headers=request_headers,
+                        timeout=httpx.Timeout(timeout),
                     )
-                ) from None
-            except httpx.TransportError as exc:
+                )
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                if watch is not None:  # a connection never made sent nothing
+                    watch.trigger_answered(
+                        definite=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                    )
+                if isinstance(exc, httpx.TimeoutException):
+                    raise Transient(
+                        TransportError(
+                            f"{method} {url}: no answer within {timeout:.0f}s "
+                            f"({type(exc).__name__})."
+                        )
+                    ) from None
+                # DecodingError: a body that does not decompress as its Content-Encoding says.
                 raise Transient(
                     TransportError(f"{method} {url}: {_describe_transport(exc)}")
                 ) from None
+            if watch is not None:
+                watch.trigger_answered(definite=_started_nothing(response))
             return self._decode(response, extra_retry_statuses)
 
         return call_with_retries(
@@ -195,9 +227,31 @@ class CortexClient:
             notify=self._notify,
         )
 
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send, and read the answer (decompressed) at most ``MAX_ANSWER_BYTES``: an endless or
+        huge answer is refused as it streams in, never held whole."""
+        response = self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            body = read_bounded(response.iter_bytes(), request)
+        finally:
+            response.close()
+        headers = response.headers.copy()
+        for name in ("content-encoding", "content-length", "transfer-encoding"):
+            headers.pop(name, None)  # the body below is already decoded
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=body,
+            request=request,
+            extensions=response.extensions,
+        )
+
     def _decode(self, response: httpx.Response, extra_retry: frozenset[int]) -> Any:
         request = response.request
         status = response.status_code
+        foreign = web_app_answer(response)
+        if foreign is not None:
+            raise foreign
         if 200 <= status < 300:
             try:
                 return response.json()
@@ -231,7 +285,47 @@ class CortexClient:
         raise error
 
 
-def _describe_transport(exc: httpx.TransportError) -> str:
+def _started_nothing(response: httpx.Response) -> bool:
+    """Whether a trigger's answer says for sure that no run was started (``TriggerWatch``)."""
+    return 300 <= response.status_code < 500 or web_app_answer(response) is not None
+
+
+class WrongHost(TransportError):
+    """``base-url`` answers, but it is not the API: retrying can't help."""
+
+    title = "base-url is not the Cortex API"
+
+
+def web_app_answer(response: httpx.Response) -> WrongHost | None:
+    """The one place that tells the web app (or any web page) from the API: an HTML answer where
+    JSON was expected, either a success (an API never answers one with a page; a single-page app
+    answers every path with one) or from a host named like Cortex's web app (``app.``). A proxy's
+    HTML error page on the API host (502 from nginx) is not this: it stays a transient error."""
+    content_type = response.headers.get("content-type", "").lower()
+    head = response.content[:512].lstrip().lower()
+    # The body decides: valid JSON labelled text/html is still JSON.
+    html = head.startswith((b"<!doctype html", b"<html")) or (
+        "html" in content_type and head.startswith(b"<")
+    )
+    if not html:
+        return None
+    host = response.request.url.host
+    if not (200 <= response.status_code < 300 or host.startswith("app.")):
+        return None
+    cloud = (
+        f" (on Cortex cloud, the API is {'api.' + host.removeprefix('app.')}, not {host})"
+        if host.startswith("app.")
+        else " (on Cortex cloud, `api.` rather than `app.`: https://api.getcortexapp.com)"
+    )
+    request = response.request
+    return WrongHost(
+        f"{request.method} {request.url}: the answer is a web page "
+        f"({_snippet(response)}, status {response.status_code}), not JSON from the Cortex API. "
+        f"`base-url` must be the API host{cloud}, not the web app or another site."
+    )
+
+
+def _describe_transport(exc: httpx.TransportError | httpx.DecodingError) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
@@ -242,6 +336,8 @@ def _describe_transport(exc: httpx.TransportError) -> str:
         return f"could not connect ({text}). Check `base-url`, DNS, proxy and firewall."
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the connection was closed or broken mid-answer ({text})."
+    if isinstance(exc, AnswerTooLarge):
+        return f"{text}; treated as a garbled answer."
     return f"{type(exc).__name__}: {text}"
 
 
@@ -283,7 +379,8 @@ def api_error(response: httpx.Response) -> ApiError:
         if retry_after is None:
             value = body.get("retryAfter")
             if isinstance(value, int | float) and not isinstance(value, bool):
-                retry_after = max(0.0, float(value))
+                # An int past a float's range, 1e400 (read as infinity), NaN: no wait at all.
+                retry_after = parse_retry_after(str(value)) if len(str(value)) < 400 else None
     if message is None:
         message = f"{response.reason_phrase or 'error'} ({_snippet(response)})"
     request_id = request_id or response.headers.get("x-request-id")

@@ -73,6 +73,22 @@ class Progress:
     key_source: str | None = None
     notes: list[str] = field(default_factory=list)
     compared: str | None = None  # how the run's duration compared with its history
+    # Whether a trigger may have reached Cortex without a definite answer: one in flight now,
+    # or one that ended in a timeout, a broken connection or a 5xx. A 429 or a busy 409 is a
+    # definite "not started" (``client.TriggerWatch``).
+    trigger_in_flight: bool = False
+    trigger_unanswered: bool = False
+
+    def trigger_sending(self) -> None:
+        self.trigger_in_flight = True
+
+    def trigger_answered(self, *, definite: bool) -> None:
+        self.trigger_in_flight = False
+        self.trigger_unanswered = self.trigger_unanswered or not definite
+
+    @property
+    def trigger_may_have_started(self) -> bool:
+        return self.trigger_in_flight or self.trigger_unanswered
 
     def begin(self, command: str, workflow: str, started_at: str) -> None:
         self.command, self.workflow = command, workflow
@@ -169,9 +185,11 @@ def for_error(
 def _unconfirmed_trigger(
     progress: Progress, error: Exception | Interrupted, exit_code: int
 ) -> Ending:
-    """The trigger was interrupted or got no usable answer: Cortex may have started the run. Say
-    where to look and what a repeat does, in the summary and the outputs (the key, the runs
-    page)."""
+    """The trigger was interrupted or got no usable answer: Cortex may have started the run
+    (unless every attempt was a definite "no": then ``_not_started``). Say where to look and
+    what a repeat does, in the summary and the outputs (the key, the runs page)."""
+    if not progress.trigger_may_have_started:
+        return _not_started(progress, error, exit_code)
     if isinstance(error, Interrupted):
         what = f"Interrupted by {error.name} while the trigger was in flight"
         headline = f"Interrupted by {error.name} before Cortex confirmed a run."
@@ -187,6 +205,21 @@ def _unconfirmed_trigger(
     return Ending(exit_code, report=report)
 
 
+def _not_started(progress: Progress, error: Exception | Interrupted, exit_code: int) -> Ending:
+    """Every trigger attempt got a definite answer that started nothing (a 429, a busy 409, a
+    refused connection), or none was sent: no run, and a repeat is safe."""
+    if isinstance(error, Interrupted):
+        headline = f"Interrupted by {error.name} before a run was started."
+    else:
+        message = error.message if isinstance(error, CortexActionError) else str(error)
+        headline = f"No run was started: {message.splitlines()[0]}"
+    progress.notes.append(
+        "No run was started: every trigger attempt was refused or never reached Cortex "
+        f"(idempotency key {progress.idempotency_key}). Repeating the job is safe."
+    )
+    return Ending(exit_code, report=progress.report(exit_code, headline))
+
+
 def interrupted_message(ending: Ending | None, progress: Progress | None) -> str:
     """The one error line of an interruption, from what was known."""
     report = ending.report if ending else None
@@ -195,6 +228,11 @@ def interrupted_message(ending: Ending | None, progress: Progress | None) -> str
             f"Stopped following run {report.run.id}; outputs and summary were written. "
             f"The run goes on in Cortex (there is no API to cancel it): {report.run_url}. "
             + retry_advice(progress, run_known=True)
+        )
+    if report is not None and progress is not None and not progress.trigger_may_have_started:
+        return (
+            "Stopped before Cortex started a run: every trigger attempt so far was refused "
+            "(busy) or never reached it, so no run was started; repeating the job is safe."
         )
     if report is not None and progress is not None:  # the trigger was in flight
         return (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,22 @@ def _block(index: int, item: dict[str, Any]) -> Block:
     )
     status = as_text(state.get("status")) or as_text(item.get("status"))
     error = as_text(state.get("errorMessage")) or as_text(item.get("errorMessage"))
+    # Bounded here, once, before any log line, summary, report or output shows them.
+    if len(name) > MAX_BLOCK_NAME:
+        name = name[:MAX_BLOCK_NAME] + "…"
+    if status is not None and not _STATUS.fullmatch(status):
+        status = "(unreadable status)"
     return Block(name=name, status=status, error=error)
+
+
+# What a run id from Cortex may be: what `run-id` accepts back (1 to 255 printable ASCII
+# characters, no spaces), so that every id we publish can be given to `wait` and `get`.
+_RUN_ID = re.compile(r"[\x21-\x7e]{1,255}")
+# A status is an enum constant [doc: COMPLETED, FAILED...]; unknown ones are waited on, so they
+# are only bounded: letters, digits, '_', '-' and spaces, up to 64.
+_STATUS = re.compile(r"[A-Za-z0-9_ -]{1,64}")
+# Block names are shown, never acted on: cut to this many characters.
+MAX_BLOCK_NAME = 200
 
 
 def parse_run(payload: Any, *, what: str = "the run") -> Run:
@@ -119,13 +135,27 @@ def parse_run(payload: Any, *, what: str = "the run") -> Run:
             f"Cortex answered with a run object without a usable `id` ({what}); "
             "cannot follow it. Keys present: " + ", ".join(sorted(map(str, payload))[:20])
         )
+    run_id = str(run_id)  # as given: a trimmed id would name another run
+    if not _RUN_ID.fullmatch(run_id):
+        # Not shown: 100 000 characters, or control characters, have no place in a log line.
+        raise TransportError(
+            f"Cortex answered with a run id that is not an id ({what}): {len(run_id)} "
+            "characters, where an id is 1 to 255 printable ASCII characters without spaces; "
+            "cannot follow it."
+        )
     status = payload.get("status")
     if not isinstance(status, str) or not status.strip():
         raise TransportError(
             f"Cortex answered with a run object whose `status` is not a text ({what}): "
             f"got {type(status).__name__}."
         )
-    return Run(id=str(run_id), status=status.strip().upper(), raw=payload)
+    if not _STATUS.fullmatch(status.strip()):
+        raise TransportError(
+            f"Cortex answered with a run `status` that is not a status ({what}): "
+            f"{len(status.strip())} characters, where a status is up to 64 letters, digits, "
+            "'_', '-' or spaces."
+        )
+    return Run(id=run_id, status=status.strip().upper(), raw=payload)
 
 
 # -- a run as a row of a listing ---------------------------------------------------------------

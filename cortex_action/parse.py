@@ -89,8 +89,16 @@ def parse_context(text: str) -> dict[str, Any]:
             )
         if key in context:
             raise ValueError(f"line {number}: key {key!r} is given twice")
-        context[key] = value.strip()
+        context[key] = _unquote(value.strip())
     return context
+
+
+def _unquote(value: str) -> str:
+    """``environment="prod"`` means prod, as in a shell or a .env file: one matching pair of
+    quotes around the whole value is taken off (documented in the README); inner quotes stay."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def single_line(text: str, limit: int) -> str:

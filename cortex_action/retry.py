@@ -7,6 +7,7 @@ the deadline is the same one the waiting loop uses.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,9 +72,11 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:  # "inf", "nan", "1e400": not a number of seconds anyone can wait
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -81,6 +84,13 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     if when is None:
         return None
     return max(0.0, when.timestamp() - now())
+
+
+def _seconds(value: float) -> str:
+    """``3s``, ``0.4s``, ``12s``: a tenth of a second where it matters, whole seconds past ten."""
+    if value > 366 * 86400:
+        return "more than a year"
+    return f"{value:.0f}s" if value >= 10 or value == int(value) else f"{value:.1f}s"
 
 
 def call_with_retries(  # noqa: PLR0913 - keyword-only: the policy's seams, injected
@@ -120,19 +130,25 @@ def call_with_retries(  # noqa: PLR0913 - keyword-only: the policy's seams, inje
             # Never below base_delay: a "Retry-After: 0" answered again and again must not turn
             # into a tight loop until the deadline.
             delay = max(last.retry_after, policy.base_delay)
-            reason = f"Cortex asked to retry after {last.retry_after:.0f}s"
+            reason = f"Cortex asked to retry after {_seconds(last.retry_after)}"
+            when = reason if delay == last.retry_after else f"in {_seconds(delay)} ({reason})"
         else:
             delay = jitter(next(delays))
             reason = "retrying with backoff"
+            when = f"in {_seconds(delay)} (backoff)"
         if delay >= remaining:
             raise DeadlineReached(
-                f"{last.error}\nGave up on {what}: the next attempt ({reason}, {delay:.0f}s) "
-                f"would come after the deadline ({max(0.0, remaining):.0f}s left of `timeout`)."
+                f"{last.error}\nGave up on {what} after {number} attempt"
+                f"{'s' if number > 1 else ''}: the next attempt would come after the deadline: "
+                f"{when}, with {_seconds(max(0.0, remaining))} left of `timeout`."
             ) from None
         if notify is not None:
             notify(
                 RetryNotice(
-                    number, delay, f"{last.error.message.splitlines()[0]}; {reason}", remaining
+                    number,
+                    delay,
+                    f"{last.error.message.splitlines()[0].rstrip('.')}; {reason}",
+                    remaining,
                 )
             )
         sleep(delay)

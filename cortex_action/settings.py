@@ -72,6 +72,12 @@ def _token(value: str) -> str:
     # The token goes into an HTTP header. A line break or a non-ASCII character would make
     # the HTTP library refuse it with an error that quotes the header, token and all.
     value = value.strip()
+    if value.startswith("\ufeff"):
+        raise ValueError(
+            "the value starts with a byte-order mark (U+FEFF, added by some Windows editors) "
+            "before the token; remove it from the secret or the variable (the token is not "
+            "shown)"
+        )
     if not all("\x21" <= c <= "\x7e" for c in value):
         raise ValueError(
             "expected printable ASCII characters without spaces or line breaks; the "
@@ -80,13 +86,38 @@ def _token(value: str) -> str:
     return value
 
 
+def shown_url(url: str) -> str:
+    """A URL as an error message may show it: not at all with an ``@`` in it (user info, which
+    may hold a password, in whatever mangled form), else quoted and shortened."""
+    return "(not shown)" if "@" in url else repr(url[:120])
+
+
 def _url(value: str) -> str:
     url = value.strip().rstrip("/")
+    expected = f"expected an http(s) URL such as {DEFAULT_BASE_URL}"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise ValueError(f"{expected}, without spaces or control characters")
+    if "@" in url:  # anywhere: "https:/user:pw@host" is user info too, to a person
+        # Never sent, never shown: the Bearer token is the only credential, and a password here
+        # would end up in links, outputs and the log.
+        raise ValueError(
+            "expected a URL without a user name or password (no '@'): the token "
+            "(`api-token`) is the only credential sent; the URL is not shown, as it holds one"
+        )
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{expected}, got {shown_url(url)}: the scheme must be http or https")
+    try:
+        port = parts.port  # urllib checks the port only when asked
+    except ValueError:
+        raise ValueError(
+            f"{expected}, got {shown_url(url)}: the port must be a number from 1 to 65535"
+        ) from None
+    if not parts.hostname or port == 0:
+        what = "it has no host name" if not parts.hostname else "the port must be 1 to 65535"
+        raise ValueError(f"{expected}, got {shown_url(url)}: {what}")
     if parts.query or parts.fragment:
-        raise ValueError(f"expected a URL without query or fragment, got {url!r}")
+        raise ValueError(f"expected a URL without query or fragment, got {shown_url(url)}")
     # Users paste the API root they see in docs; we add /api/v1 ourselves.
     return url.removesuffix("/api/v1")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +17,37 @@ import certifi
 import httpx
 
 from cortex_action.errors import InputError
+
+# The most of one answer we read. Cortex documents bodies up to 2 MB; 16 MiB leaves room for a
+# listing page of long runs or a chatty proxy, and is still far below what could hurt a runner
+# (the whole process stays under about 100 MB with one such answer in memory, twice over).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class AnswerTooLarge(httpx.ReadError):
+    """An answer past ``MAX_ANSWER_BYTES`` (or endless): garbled, like any unreadable answer."""
+
+
+def read_bounded(
+    chunks: Iterable[bytes], request: httpx.Request, limit: int = MAX_ANSWER_BYTES
+) -> bytes:
+    """The body, chunk by chunk, refused once it grows past ``limit``: never held whole."""
+    # A list of chunks, not a growing bytearray: no reallocation copies on the way up, and
+    # nothing but the chunks to free when the answer is refused.
+    body: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        body.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            # Freed now: the error's traceback keeps this frame alive through the retry's sleep.
+            body.clear()
+            raise AnswerTooLarge(
+                f"the answer was larger than {limit // (1024 * 1024)} MiB (Cortex's answers are "
+                "at most 2 MB), so it was not read to its end",
+                request=request,
+            )
+    return b"".join(body)
 
 
 @dataclass(frozen=True)
@@ -127,7 +158,9 @@ class WholeRequestTimeout(httpx.BaseTransport):
     (and the step) long past ``timeout``. Here the request runs in a daemon thread and the caller
     waits at most the request's largest timeout for the whole answer; past that, it gets a
     ``ReadTimeout`` like any slow answer, and the thread is left to end with the connection. The
-    wait is interruptible, so SIGINT/SIGTERM still stop a request at once.
+    wait is interruptible, so SIGINT/SIGTERM still stop a request at once. The answer is read
+    at most ``MAX_ANSWER_BYTES`` (as sent, before any decompression; the client bounds the
+    decompressed answer too), so an endless one can't fill the memory.
     """
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
@@ -144,8 +177,19 @@ class WholeRequestTimeout(httpx.BaseTransport):
         def work() -> None:
             try:
                 response = self.inner.handle_request(request)
-                response.read()  # the answer in full, within the same limit
-                answers.append(response)
+                try:  # the answer in full, within the same time and size limits
+                    raw = read_bounded(response.stream, request)  # type: ignore[arg-type]
+                finally:
+                    response.close()
+                answers.append(
+                    httpx.Response(
+                        response.status_code,
+                        headers=response.headers,
+                        stream=httpx.ByteStream(raw),
+                        extensions=response.extensions,
+                        request=request,
+                    )
+                )
             except Exception as exc:  # handed to the caller (signals go to the main thread)
                 errors.append(exc)
 

@@ -130,6 +130,8 @@ def test_missing_sha_warns_and_uses_a_random_key(cortex: ScriptedCortex, tmp_pat
     assert result.exit_code == 0
     assert result.outputs["idempotency-key"].startswith("cortex-action-random-")
     assert "::warning title=No commit SHA::" in result.stdout
+    # Said once (issue 12: the log line before the warning said it too).
+    assert result.stdout.count("no commit SHA was found") == 1
 
 
 def test_key_inherited_from_an_earlier_job_is_not_reused(

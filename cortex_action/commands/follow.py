@@ -84,10 +84,12 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
             cadence=outlook.forecast if outlook else None,
         )
     except DeadlineReached as exc:
+        # The real time spent, and why it is less than `timeout`: the next retry would pass it.
         return _gave_up(
             ctx,
-            f"Gave up waiting: `timeout` ({timeout}) ran out while Cortex was failing to "
-            f"answer.\n{exc}\nThe run goes on in Cortex: {ctx.runs_url}",
+            f"Stopped after {format_duration(ctx.clock() - progress.started)} of `timeout` "
+            f"({timeout}): Cortex was failing to answer, and its next retry would have come "
+            f"after the deadline.\n{exc}\nThe run goes on in Cortex: {ctx.runs_url}",
         )
     final = result.run
     progress.run = final
@@ -99,8 +101,8 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
     if result.stop is Stop.TIMEOUT:
         return _gave_up(
             ctx,
-            f"Gave up waiting after {took}: the run is still {log_text(final.status, 100)} and "
-            f"`timeout` is {timeout}. The run goes on in Cortex: {ctx.runs_url}",
+            f"After {took}, the run is still {log_text(final.status, 100)} and `timeout` is "
+            f"{timeout}. The run goes on in Cortex: {ctx.runs_url}",
         )
     if result.stop is Stop.PAUSED:
         if ctx.settings.on_paused is OnPaused.FAIL:
@@ -132,5 +134,7 @@ def _failed(ctx: Context[RunSettings] | Context[ReadSettings], message: str) -> 
 
 
 def _gave_up(ctx: Context[RunSettings] | Context[ReadSettings], message: str) -> Ending:
+    # The title says "Gave up waiting"; the message says when and why, without repeating it.
     failure = Failure("Gave up waiting", message)
-    return ctx.progress.ended(ExitCode.WAIT_TIMEOUT, message.splitlines()[0], failure)
+    headline = f"Gave up waiting: {message.splitlines()[0]}"
+    return ctx.progress.ended(ExitCode.WAIT_TIMEOUT, headline, failure)

@@ -70,13 +70,17 @@ def run(ctx: Context[RunSettings]) -> Ending:
         f"Triggering Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
         f"at {settings.base_url}"
     )
-    ctx.host.info(f"Idempotency key: {key.value} ({key.source})")
-    if key.random:
+    if key.random:  # why it is random, and what to do, said once: in the warning
+        ctx.host.info(f"Idempotency key: {key.value} (random)")
         ctx.host.warning(key.source, title="No commit SHA")
+    else:
+        ctx.host.info(f"Idempotency key: {key.value} ({key.source})")
     with ctx.host.group("Request body"):
         ctx.host.detail(json.dumps(body, indent=2, ensure_ascii=False))
 
-    run = ctx.client.trigger(settings.workflow, body, idempotency_key=key.value, deadline=deadline)
+    run = ctx.client.trigger(
+        settings.workflow, body, idempotency_key=key.value, deadline=deadline, watch=progress
+    )
     progress.run = run
     ctx.host.info(
         f"Run {run.id} accepted: {log_text(run.status, 100)}. Follow it in Cortex: {ctx.runs_url}"

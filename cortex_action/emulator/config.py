@@ -22,7 +22,14 @@ Permission = Literal["trigger", "view"]
 ScopeType = Literal["GLOBAL", "ENTITY"]
 Outcome = Literal["complete", "fail", "timeout", "cancel", "approval", "input", "callback"]
 Malform = Literal[
-    "truncated-json", "not-json", "short-body", "missing-id", "wrong-status-type", "not-an-object"
+    "truncated-json",
+    "not-json",
+    "short-body",
+    "missing-id",
+    "wrong-status-type",
+    "not-an-object",
+    "huge-body",
+    "endless-body",
 ]
 
 

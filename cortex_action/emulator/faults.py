@@ -105,6 +105,12 @@ def fault_body(fault: FaultConfig) -> tuple[bytes, str | None]:
     return text.encode(), fault.content_type or default_type
 
 
+HUGE_BODY_BYTES = 20 * 1024 * 1024
+# An endless answer stops after this much, so a client that never stops reading can't keep an
+# emulator thread busy for ever.
+ENDLESS_BODY_BYTES = 4 * 1024 * 1024 * 1024
+
+
 def malform_body(kind: str, body: bytes) -> bytes:
     """Corrupt a JSON answer. ``short-body`` is handled by the transport (it cuts the stream)."""
     if kind == "truncated-json":
@@ -113,13 +119,17 @@ def malform_body(kind: str, body: bytes) -> bytes:
         return b'{"id": "oops", "status": IN_PROGRESS, <not json>'
     if kind == "not-an-object":
         return b'["not", "a", "run"]'
+    if kind == "endless-body":  # the start of the answer; the transport sends the rest for ever
+        return body.rstrip()[:-1] + b', "padding": "'
     try:
         data = json.loads(body)
     except ValueError:
         data = {}
     if not isinstance(data, dict):
         data = {}
-    if kind == "missing-id":
+    if kind == "huge-body":  # valid JSON, past any sane size: 20 MiB of padding
+        data["padding"] = "x" * HUGE_BODY_BYTES
+    elif kind == "missing-id":
         data.pop("id", None)
     elif kind == "wrong-status-type":
         data["status"] = 42

@@ -26,7 +26,13 @@ from cortex_action.emulator.config import (
     parse_fault,
 )
 from cortex_action.emulator.engine import Clock, Engine, RunStateError, iso
-from cortex_action.emulator.faults import ArmedFault, FaultSet, fault_body, malform_body
+from cortex_action.emulator.faults import (
+    ENDLESS_BODY_BYTES,
+    ArmedFault,
+    FaultSet,
+    fault_body,
+    malform_body,
+)
 
 CONTROL_PREFIX = "/_emulator/"
 MAX_LOGGED_REQUESTS = 10_000
@@ -177,19 +183,29 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.emulator.serve_api(req, self)
 
-    def send(self, resp: Response, cut_short: bool = False) -> None:
-        """Write a response; ``cut_short`` announces the full length but sends half, then closes."""
+    def send(self, resp: Response, cut_short: bool = False, endless: bool = False) -> None:
+        """Write a response; ``cut_short`` announces the full length but sends half, then closes;
+        ``endless`` announces no length and sends the body, then padding until the client
+        hangs up (or ``ENDLESS_BODY_BYTES``)."""
         self.send_response(resp.status)
         if resp.content_type:
             self.send_header("Content-Type", resp.content_type)
         for name, value in resp.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(resp.body)))
-        if cut_short:
+        if not endless:
+            self.send_header("Content-Length", str(len(resp.body)))
+        if cut_short or endless:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
         self.wfile.write(resp.body[: len(resp.body) // 2] if cut_short else resp.body)
+        if endless:
+            chunk = b"x" * 65536
+            try:
+                for _ in range(ENDLESS_BODY_BYTES // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:  # the client hung up: what a careful client does
+                return
         self.wfile.flush()
 
     def drop(self) -> None:
@@ -408,7 +424,7 @@ class EmulatorServer:
             except Exception as exc:  # a bug in the emulator: answer like a server would
                 resp = error(500, "Internal error in the emulator", repr(exc))
             record.run_id = resp.run_id
-        cut_short = False
+        cut_short = endless = False
         if fault is not None:
             if fault.drop is not None:
                 resp = None
@@ -419,6 +435,7 @@ class EmulatorServer:
                 resp = error(404, "Workflow run not found", "No such workflow run")
             elif fault.malform is not None and resp is not None:
                 cut_short = fault.malform == "short-body"
+                endless = fault.malform == "endless-body"
                 if not cut_short:
                     resp.body = malform_body(fault.malform, resp.body)
             if resp is not None:
@@ -434,7 +451,7 @@ class EmulatorServer:
         if resp is None:
             handler.drop()
         else:
-            handler.send(resp, cut_short=cut_short)
+            handler.send(resp, cut_short=cut_short, endless=endless)
 
     def control(self, req: Request) -> Response:  # noqa: PLR0911, PLR0912 - a router: one branch per control endpoint
         """The emulator-only endpoints (no auth, no faults, not logged)."""

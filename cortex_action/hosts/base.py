@@ -84,6 +84,7 @@ class Host:
         self.output_dir = output_dir or None
         self._wall = wall  # Unix time, for hosts whose log marks carry it (GitLab's sections)
         self._secrets: list[str] = []
+        self._annotated: set[tuple[str, str]] = set()  # (level, title) said as annotations
         self.colour = self._use_colour()
 
     # -- facts about the job ------------------------------------------------------------------
@@ -174,10 +175,34 @@ class Host:
         self.info(text)
 
     def warning(self, text: str, title: str | None = None) -> None:
+        """A warning: an annotation the first time for its title (its kind of problem), a plain
+        line after that, so one repeated problem can't push the others out of the list (GitHub
+        shows 10 annotations per step)."""
+        if self._said_before("warning", title):
+            self.info(f"Warning: {title}: {text}")
+        else:
+            self._warning(text, title)
+
+    def error(self, text: str, title: str | None = None) -> None:
+        """An error, an annotation once per title, like ``warning``."""
+        if self._said_before("error", title):
+            self.info(f"Error: {title}: {text}")
+        else:
+            self._error(text, title)
+
+    def _said_before(self, level: str, title: str | None) -> bool:
+        if title is None:
+            return False
+        said = (level, title) in self._annotated
+        self._annotated.add((level, title))
+        return said
+
+    def _warning(self, text: str, title: str | None) -> None:
+        """The annotation itself; hosts with annotations override this."""
         line = self._clean(f"Warning: {title + ': ' if title else ''}{text}")
         self._write(self.paint(line, "warning"))
 
-    def error(self, text: str, title: str | None = None) -> None:
+    def _error(self, text: str, title: str | None) -> None:
         line = self._clean(f"Error: {title + ': ' if title else ''}{text}")
         self._write(self.paint(line, "error"))
 

@@ -69,10 +69,10 @@ class GitHubHost(Host):
         message = escape_data(self._clean(message))
         self._write(f"::{name}{' ' + props if props else ''}::{message}")
 
-    def warning(self, text: str, title: str | None = None) -> None:
+    def _warning(self, text: str, title: str | None) -> None:
         self._command("warning", text, title=title or "")
 
-    def error(self, text: str, title: str | None = None) -> None:
+    def _error(self, text: str, title: str | None) -> None:
         self._command("error", text, title=title or "")
 
     @contextlib.contextmanager

@@ -61,6 +61,7 @@ ENTITY = "service-frontend"
 
 JSON_ERROR = {"type": "X", "message": "upstream trouble", "requestId": "req-1", "httpStatus": 0}
 HTML_ERROR = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+SPA_PAGE = "<!doctype html><html><head><title>Cortex</title></head><body><div id=root></div>"
 
 
 class ScaledTime:
@@ -260,6 +261,35 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "not a run object"),
                 "get": (3, "not a run object"),
                 "list": (3, "not a list of run objects"),
+            },
+        ),
+        # Issue 12: answers too big, endless, foreign, or with an id no one can use.
+        Fault(
+            "huge body (20 MiB of valid JSON), once",
+            lambda: {"malform": "huge-body"},
+            expect=_all(RECOVERED),
+        ),
+        Fault("endless body, once", lambda: {"malform": "endless-body"}, expect=_all(RECOVERED)),
+        # "Endless body, for ever" is not here: eight 16 MiB reads per case hold the GIL long
+        # enough to skew the other cases' scaled clocks. tests/test_hostile.py runs it in a
+        # process of its own, in real time, with the peak memory.
+        Fault(
+            "200 with an HTML page (the web app, not the API)",
+            lambda: {"status": 200, "body": SPA_PAGE, "count": 0},
+            expect=_all((3, "`base-url` must be the API host")),
+        ),
+        Fault(
+            "run id of 100 000 characters",
+            lambda: {"status": 200, "body": {"id": "r" * 100_000, "status": "IN_PROGRESS"}},
+            expect={"trigger": (3, "not an id"), "get": (3, "not an id")},
+        ),
+        Fault(
+            "Retry-After of 99999s",
+            lambda: {"status": 503, "retry_after": "99999", "body": JSON_ERROR},
+            expect={
+                "trigger": (3, "Cortex asked to retry after 99999s, with"),
+                "get": (4, "Cortex asked to retry after 99999s, with"),
+                "list": (3, "Cortex asked to retry after 99999s, with"),
             },
         ),
         Fault(
