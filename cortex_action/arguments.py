@@ -108,6 +108,39 @@ class _Parser(argparse.ArgumentParser):
         raise InputError([f"{self.prog}: {message}"])
 
 
+class _Once(argparse.Action):
+    """Store a flag's value; the same flag (or its alias) again with another value is an error.
+
+    argparse keeps the last of ``--workflow a --workflow b``: a deploy of the wrong workflow,
+    silently, when a wrapper script appends its own flags to the user's.
+    """
+
+    def __init__(self, *args: Any, fixed: str | None = None, **kwargs: Any) -> None:
+        self._fixed = fixed  # --no-wait: a flag without a value
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        value = self._fixed if self._fixed is not None else values
+        if value is None:
+            value = self.const
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != value:
+            name = self.dest.replace("_", "-")
+            raise InputError(
+                [
+                    f"{name}: given twice with two values ({option_string} and an earlier flag); "
+                    "give it once"
+                ]
+            )
+        setattr(namespace, self.dest, value)
+
+
 @dataclass(frozen=True)
 class Arguments:
     """What the command line asked for."""
@@ -142,7 +175,7 @@ def build_parser(command: Command) -> argparse.ArgumentParser:
         if not spec.flag:
             continue
         group = connection if spec.name in CONNECTION else inputs
-        kwargs: dict[str, Any] = {"help": _help(spec), "dest": spec.field}
+        kwargs: dict[str, Any] = {"help": _help(spec), "dest": spec.field, "action": _Once}
         if spec.metavar:
             kwargs["metavar"] = spec.metavar
         if spec.repeatable and command is Command.LIST:
@@ -154,8 +187,9 @@ def build_parser(command: Command) -> argparse.ArgumentParser:
             group.add_argument(
                 "--no-wait",
                 dest="wait",
-                action="store_const",
-                const="false",
+                action=_Once,
+                nargs=0,
+                fixed="false",
                 help="the same as --wait false",
             )
     connection.add_argument(
@@ -223,20 +257,43 @@ def _not_a_command(word: str) -> str:
     )
 
 
+# What an unknown flag's name is shown as: a word, never a value glued to it (``-tSECRET``).
+_FLAG_NAME = re.compile(r"--[A-Za-z][A-Za-z_-]{0,39}|-[A-Za-z]")
+
+
 def _unknown(parser: argparse.ArgumentParser, command: Command, unknown: list[str]) -> str:
     """Name the unknown flags, never a value: the word after ``--api-tok`` is the token."""
-    names = list(dict.fromkeys(u.split("=", 1)[0] for u in unknown if u.startswith("-")))
-    strays = len([u for u in unknown if not u.startswith("-")])
+    separator = "--" in unknown
+    words = [u for u in unknown if u != "--"]
+    flags = [u.split("=", 1)[0] for u in words if u.startswith("-")]
+    names = list(dict.fromkeys(f for f in flags if _FLAG_NAME.fullmatch(f)))
+    hidden = len([f for f in flags if not _FLAG_NAME.fullmatch(f)])
+    strays = len([u for u in words if not u.startswith("-")])
     known = [o for a in parser._actions for o in a.option_strings]
-    said = ", ".join(names) if names else f"{strays} argument{'s' if strays > 1 else ''}"
-    parts = [f"cortex-action {command}: unrecognized arguments: {said}"]
+    said = [*names]
+    if hidden:
+        said.append(f"{hidden} flag{'s' if hidden > 1 else ''} not shown")
+    if strays:
+        said.append(f"{strays} argument{'s' if strays > 1 else ''}")
+    if separator:
+        said.append("--")
+    parts = [f"cortex-action {command}: unrecognized arguments: {', '.join(said)}"]
     for name in names:
         if name in TOKEN_GUESSES or name.startswith("--api-tok"):
             parts.append(f"{name}: not an option; {_NOT_A_FLAG}")
             continue
         close = difflib.get_close_matches(name, known, n=1)
-        if close:
+        if name in known:  # after `--`, where flags are taken as arguments
+            parts.append(f"{name}: give it before `--`")
+        elif close:
             parts.append(f"{name}: did you mean {close[0]}?")
+    if any(not w.startswith("--") for w in flags):
+        parts.append("cortex-action has no one-letter options but -h: spell them out (--workflow)")
+    if separator:
+        parts.append(
+            "--: ends the options, and cortex-action " + str(command) + " takes no arguments "
+            "after it" + (" but RUN_ID" if command in (Command.GET, Command.WAIT) else "")
+        )
     parts.append("(values given with them are not shown: one could be a secret)")
     return "\n  ".join(parts)
 
