@@ -181,3 +181,24 @@ def test_invalid_bytes_and_lone_surrogates_are_input_errors(
     assert "entity: expected UTF-8 text" in result.stdout
     assert "initial-context: looks like JSON but holds an escape" in result.stdout
     assert cortex.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "says"),
+    [
+        ({"CORTEX_COMMAND": "ghp_S3CRET12"}, [], "got another value (not shown)"),
+        ({"INPUT_COMMAND": "lst"}, [], "got 'lst'"),
+        ({"CORTEX_COMMAND": "emulator"}, ["--port", "0"], "by CORTEX_COMMAND=emulator with no"),
+        ({"INPUT_COMMAND": "emulator"}, [], "started by `cortex-action emulator [OPTIONS]`"),
+    ],
+)
+def test_a_bad_command_input_is_named_and_a_secret_there_is_not_shown(
+    env: dict[str, str], argv: list[str], says: str
+) -> None:
+    """A token pasted into the wrong variable was echoed; `emulator` with flags was refused
+    without saying how the emulator is started."""
+    result = invoke(env, argv)
+    assert result.exit_code == 2, result.log
+    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.log
+    assert says in result.log
+    assert "S3CRET" not in result.log
