@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -302,6 +303,15 @@ def read_token_file(path: str) -> str:
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
+        if not os.path.lexists(path):
+            # Not shown: `--api-token-file "$CORTEX_TOKEN"` passes the token itself as the name.
+            raise InputError(
+                [
+                    f"api-token-file: cannot read it: no such file (relative to {Path.cwd()}); "
+                    "its name is not shown, in case it is the token itself: give a file's "
+                    "path, or set CORTEX_API_TOKEN in the environment"
+                ]
+            ) from None
         raise InputError([f"api-token-file: cannot read {path!r}: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise InputError([f"api-token-file: {path!r} is not UTF-8 text"]) from None

@@ -202,3 +202,18 @@ def test_a_bad_command_input_is_named_and_a_secret_there_is_not_shown(
     assert "command: expected 'run', 'get', 'wait' or 'list'" in result.log
     assert says in result.log
     assert "S3CRET" not in result.log
+
+
+def test_a_token_given_as_the_token_file_name_is_not_shown(tmp_path: Path) -> None:
+    """`--api-token-file "$CORTEX_TOKEN"` (the token, not a file) printed the token as the
+    missing file's name."""
+    result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", "ghp_S3CRET0123"])
+    assert result.exit_code == 2
+    assert "api-token-file: cannot read it: no such file" in result.log
+    assert "S3CRET" not in result.log
+
+
+def test_an_existing_token_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"api-token-file: cannot read {str(tmp_path)!r}" in result.log
