@@ -213,8 +213,8 @@ def parse_arguments(argv: Sequence[str], env: Mapping[str, str]) -> Arguments:
     args = list(argv)
     if args and args[0] in COMMAND_WORDS:
         command, rest = Command(args[0]), args[1:]
-    elif not args or args[0].startswith("-"):
-        if args and args[0] in ("-h", "--help"):
+    elif not args or args[0].startswith("-") or args[0] == "help":
+        if args and args[0] in ("-h", "--help", "help"):
             print(TOP_HELP, end="")
             raise SystemExit(0)
         if args[:1] == ["--version"]:
@@ -284,7 +284,9 @@ def _unknown(parser: argparse.ArgumentParser, command: Command, unknown: list[st
             parts.append(f"{name}: not an option; {_NOT_A_FLAG}")
             continue
         close = difflib.get_close_matches(name, known, n=1)
-        if name in known:  # after `--`, where flags are taken as arguments
+        if name == "--version":
+            parts.append("--version: give it alone, before any command: cortex-action --version")
+        elif name in known:  # after `--`, where flags are taken as arguments
             parts.append(f"{name}: give it before `--`")
         elif close:
             parts.append(f"{name}: did you mean {close[0]}?")

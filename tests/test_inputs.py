@@ -217,3 +217,18 @@ def test_an_existing_token_file_that_cannot_be_read_is_named(tmp_path: Path) -> 
     result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", str(tmp_path)])
     assert result.exit_code == 2
     assert f"api-token-file: cannot read {str(tmp_path)!r}" in result.log
+
+
+@pytest.mark.parametrize(
+    ("argv", "says", "code"),
+    [
+        (["help"], "usage: cortex-action [COMMAND] [OPTIONS]", 0),
+        (["run", "--version"], "--version: give it alone, before any command", 2),
+    ],
+)
+def test_help_as_a_word_and_version_after_a_command(argv: list[str], says: str, code: int) -> None:
+    """`cortex-action help` was an invalid choice; `run --version` got "did you mean --json?"."""
+    result = invoke({}, argv)
+    assert result.exit_code == code, result.log
+    assert says in result.log
+    assert "did you mean --json" not in result.log
