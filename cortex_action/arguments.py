@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,39 @@ class _Parser(argparse.ArgumentParser):
         raise InputError([f"{self.prog}: {shown}"])
 
 
+class _Once(argparse.Action):
+    """Store a flag's value; the same flag (or its alias) again with another value is an error.
+
+    argparse keeps the last of ``--workflow a --workflow b``: a deploy of the wrong workflow,
+    silently, when a wrapper script appends its own flags to the user's.
+    """
+
+    def __init__(self, *args: Any, fixed: str | None = None, **kwargs: Any) -> None:
+        self._fixed = fixed  # --no-wait: a flag without a value
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        value = self._fixed if self._fixed is not None else values
+        if value is None:
+            value = self.const
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != value:
+            name = self.dest.replace("_", "-")
+            raise InputError(
+                [
+                    f"{name}: given twice with two values ({option_string} and an earlier flag); "
+                    "give it once"
+                ]
+            )
+        setattr(namespace, self.dest, value)
+
+
 @dataclass(frozen=True)
 class Arguments:
     """What the command line asked for."""
@@ -147,7 +181,7 @@ def build_parser(command: Command) -> argparse.ArgumentParser:
         if not spec.flag:
             continue
         group = connection if spec.name in CONNECTION else inputs
-        kwargs: dict[str, Any] = {"help": _help(spec), "dest": spec.field}
+        kwargs: dict[str, Any] = {"help": _help(spec), "dest": spec.field, "action": _Once}
         if spec.metavar:
             kwargs["metavar"] = spec.metavar
         if spec.repeatable and command is Command.LIST:
@@ -159,8 +193,9 @@ def build_parser(command: Command) -> argparse.ArgumentParser:
             group.add_argument(
                 "--no-wait",
                 dest="wait",
-                action="store_const",
-                const="false",
+                action=_Once,
+                nargs=0,
+                fixed="false",
                 help="the same as --wait false",
             )
     connection.add_argument(
@@ -183,8 +218,8 @@ def parse_arguments(argv: Sequence[str], env: Mapping[str, str]) -> Arguments:
     args = list(argv)
     if args and args[0] in COMMAND_WORDS:
         command, rest = Command(args[0]), args[1:]
-    elif not args or args[0].startswith("-"):
-        if args and args[0] in ("-h", "--help"):
+    elif not args or args[0].startswith("-") or args[0] == "help":
+        if args and args[0] in ("-h", "--help", "help"):
             print(TOP_HELP, end="")
             raise SystemExit(0)
         if args[:1] == ["--version"]:
@@ -228,20 +263,45 @@ def _not_a_command(word: str) -> str:
     )
 
 
+# What an unknown flag's name is shown as: a word, never a value glued to it (``-tSECRET``).
+_FLAG_NAME = re.compile(r"--[A-Za-z][A-Za-z_-]{0,39}|-[A-Za-z]")
+
+
 def _unknown(parser: argparse.ArgumentParser, command: Command, unknown: list[str]) -> str:
     """Name the unknown flags, never a value: the word after ``--api-tok`` is the token."""
-    names = list(dict.fromkeys(u.split("=", 1)[0] for u in unknown if u.startswith("-")))
-    strays = len([u for u in unknown if not u.startswith("-")])
+    separator = "--" in unknown
+    words = [u for u in unknown if u != "--"]
+    flags = [u.split("=", 1)[0] for u in words if u.startswith("-")]
+    names = list(dict.fromkeys(f for f in flags if _FLAG_NAME.fullmatch(f)))
+    hidden = len([f for f in flags if not _FLAG_NAME.fullmatch(f)])
+    strays = len([u for u in words if not u.startswith("-")])
     known = [o for a in parser._actions for o in a.option_strings]
-    said = ", ".join(names) if names else f"{strays} argument{'s' if strays > 1 else ''}"
-    parts = [f"cortex-action {command}: unrecognized arguments: {said}"]
+    said = [*names]
+    if hidden:
+        said.append(f"{hidden} flag{'s' if hidden > 1 else ''} not shown")
+    if strays:
+        said.append(f"{strays} argument{'s' if strays > 1 else ''}")
+    if separator:
+        said.append("--")
+    parts = [f"cortex-action {command}: unrecognized arguments: {', '.join(said)}"]
     for name in names:
         if name in TOKEN_GUESSES or name.startswith("--api-tok"):
             parts.append(f"{name}: not an option; {_NOT_A_FLAG}")
             continue
         close = difflib.get_close_matches(name, known, n=1)
-        if close:
+        if name == "--version":
+            parts.append("--version: give it alone, before any command: cortex-action --version")
+        elif name in known:  # after `--`, where flags are taken as arguments
+            parts.append(f"{name}: give it before `--`")
+        elif close:
             parts.append(f"{name}: did you mean {close[0]}?")
+    if any(not w.startswith("--") for w in flags):
+        parts.append("cortex-action has no one-letter options but -h: spell them out (--workflow)")
+    if separator:
+        parts.append(
+            "--: ends the options, and cortex-action " + str(command) + " takes no arguments "
+            "after it" + (" but RUN_ID" if command in (Command.GET, Command.WAIT) else "")
+        )
     parts.append("(values given with them are not shown: one could be a secret)")
     return "\n  ".join(parts)
 
@@ -250,6 +310,15 @@ def read_token_file(path: str) -> str:
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
+        if not os.path.lexists(path):
+            # Not shown: `--api-token-file "$CORTEX_TOKEN"` passes the token itself as the name.
+            raise InputError(
+                [
+                    f"api-token-file: cannot read it: no such file (relative to {Path.cwd()}); "
+                    "its name is not shown, in case it is the token itself: give a file's "
+                    "path, or set CORTEX_API_TOKEN in the environment"
+                ]
+            ) from None
         raise InputError([f"api-token-file: cannot read {path!r}: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise InputError([f"api-token-file: {path!r} is not UTF-8 text"]) from None

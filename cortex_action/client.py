@@ -254,7 +254,7 @@ class CortexClient:
             raise foreign
         if 200 <= status < 300:
             try:
-                return response.json()
+                return answer_json(response)
             except (ValueError, RecursionError):
                 # Not JSON (ValueError covers JSONDecodeError and UnicodeDecodeError), nested
                 # too deeply to read, or with a number too long to convert: a garbled answer.
@@ -325,6 +325,33 @@ def web_app_answer(response: httpx.Response) -> WrongHost | None:
     )
 
 
+# A JSON escape of one half of a UTF-16 surrogate pair, e.g. "\ud800" (any case).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def answer_json(response: httpx.Response) -> Any:
+    """The answer's JSON, every lone surrogate replaced by U+FFFD.
+
+    ``"\\ud800"`` is valid JSON but not text: left in, it breaks every later encode (the run's
+    URL, the outputs, the result files), far from here and on the way out of errors too.
+    """
+    value = response.json()
+    if not _SURROGATE_ESCAPE.search(response.content):
+        return value  # the usual answer: nothing to scrub
+    return _scrub(value)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
+
+
 def _describe_transport(exc: httpx.TransportError | httpx.DecodingError) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
@@ -362,7 +389,7 @@ def api_error(response: httpx.Response) -> ApiError:
     request_id: str | None = None
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     try:
-        body = response.json()
+        body = answer_json(response)
     except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):

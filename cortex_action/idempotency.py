@@ -53,7 +53,9 @@ def derive_key(  # noqa: PLR0913 - keyword-only: what the key is derived from
             "so a retried pipeline could start a second run; set `idempotency-key` to avoid it",
         )
     sha, where = commit
-    attempt_text = attempt if attempt and attempt.isdigit() else "1"
+    # A few ASCII digits only: str.isdigit() is also true for Arabic-Indic or superscript
+    # digits, which no HTTP header takes.
+    attempt_text = attempt if attempt and re.fullmatch(r"[0-9]{1,9}", attempt) else "1"
     canonical = json.dumps(
         {"sha": sha, "workflow": workflow, "attempt": attempt_text, "body": body},
         sort_keys=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -311,13 +312,21 @@ def command_from_env(env: Mapping[str, str]) -> Command:
     """The ``command`` input when no sub-command is given: ``INPUT_COMMAND``, ``CORTEX_COMMAND``,
     else ``run``."""
     raw = _env_value(env, "INPUT_", "command") or _env_value(env, "CORTEX_", "command") or "run"
+    word = raw.strip().lower()
     try:
-        return Command(raw.strip().lower())
+        return Command(word)
     except ValueError:
         expected = ", ".join(repr(c.value) for c in list(Command)[:-1])
-        raise InputError(
-            [f"command: expected {expected} or {Command.LIST.value!r}, got {raw.strip()[:60]!r}"]
-        ) from None
+        expected += f" or {Command.LIST.value!r}"
+        # A word is shown; anything else could be a secret in the wrong variable.
+        shown = repr(raw.strip()) if re.fullmatch(r"[A-Za-z][A-Za-z-]{0,19}", raw.strip()) else None
+        problem = f"command: expected {expected}, got " + (shown or "another value (not shown)")
+        if word == "emulator":
+            problem += (
+                "; the emulator is started by `cortex-action emulator [OPTIONS]`, or by "
+                "CORTEX_COMMAND=emulator with no arguments"
+            )
+        raise InputError([problem]) from None
 
 
 def _missing(command: Command, values: Mapping[str, Any]) -> list[str]:

@@ -158,3 +158,19 @@ def test_own_key_is_kept_as_given(cortex: ScriptedCortex, tmp_path: Path) -> Non
     cortex.statuses("COMPLETED")
     invoke(github_env(tmp_path, cortex.base_url, idempotency_key="release-2026-11-30"))
     assert cortex.requests("POST")[0].headers["Idempotency-Key"] == "release-2026-11-30"
+
+
+@pytest.mark.parametrize("attempt", ["\u0661", "\u00b2", "9" * 300, "abc", "1\n2"])
+def test_an_attempt_that_is_not_a_small_ascii_number_counts_as_attempt_1(
+    cortex: ScriptedCortex, tmp_path: Path, attempt: str
+) -> None:
+    """GITHUB_RUN_ATTEMPT="\\u0661" (Arabic-Indic 1) passed str.isdigit() into the key, and
+    the header could not be sent: an internal error. 300 digits made a key longer than 255."""
+    cortex.statuses("COMPLETED")
+    env = github_env(tmp_path, cortex.base_url)
+    result = invoke({**env, "GITHUB_RUN_ATTEMPT": attempt})
+    assert result.exit_code == 0, result.log
+    assert invoke(env).exit_code == 0  # attempt 1
+    keys = [p.headers["Idempotency-Key"] for p in cortex.requests("POST")]
+    assert keys[0] == keys[1]
+    assert "-1-" in keys[0]

@@ -91,6 +91,68 @@ def test_unknown_command_line_flag_exits_2(tmp_path: Path) -> None:
     assert "unrecognized arguments: --no-such-flag" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workflow", "deploy-staging", "--workflow=deploy-prod"], "workflow: given twice"),
+        (["--wait", "true", "--no-wait"], "wait: given twice"),
+        (["--timeout", "5m", "--timeout", "1h"], "timeout: given twice"),
+        (["get", "r1", "--run-id", "r2"], "run-id: given twice"),
+        (["get", "--run-id", "r1", "--run-id", "r2"], "run-id: given twice"),
+        (["list", "--limit", "1", "--limit", "2"], "limit: given twice"),
+    ],
+)
+def test_a_flag_given_twice_with_two_values_exits_2(
+    cortex: ScriptedCortex, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """argparse kept the last value: a wrapper appending `--workflow deploy-prod` to the user's
+    `--workflow deploy-staging` deployed to production without a word."""
+    args = argv if argv[0] in ("get", "list") else ["run", *argv]
+    result = invoke(github_env(tmp_path, cortex.server.url_for("/")), args)
+    assert result.exit_code == 2, result.log
+    assert message in result.log
+    assert "deploy-prod" not in result.log
+    assert cortex.server.log == []
+
+
+def test_a_flag_given_twice_with_one_value_is_fine(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    result = invoke(
+        github_env(tmp_path, cortex.server.url_for("/")),
+        [
+            "run",
+            "--workflow",
+            "deploy-service",
+            "--workflow=deploy-service",
+            "--no-wait",
+            "--wait=false",
+        ],
+    )
+    assert result.exit_code == 0, result.log
+    assert len(cortex.server.log) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["-tS3CRETVALUE"], "unrecognized arguments: 1 flag not shown"),
+        (["--tokenS3CRETVALUE9"], "unrecognized arguments: 1 flag not shown"),
+        (["-t", "S3CRETVALUE"], "no one-letter options"),
+        (["--", "S3CRETVALUE"], "--: ends the options"),
+        (["--", "--workflow", "S3CRETVALUE"], "--workflow: give it before `--`"),
+    ],
+)
+def test_a_value_glued_to_an_unknown_flag_or_after_dashes_is_never_shown(
+    argv: list[str], says: str
+) -> None:
+    """The unknown flag's name was shown whole, value and all (``-tSECRET``); after ``--`` a
+    known flag got "did you mean" itself."""
+    result = invoke({}, ["run", *argv])
+    assert result.exit_code == 2, result.log
+    assert says in result.log
+    assert "S3CRET" not in result.log
+    assert "did you mean --workflow?" not in result.log
+
+
 def test_token_file_that_is_missing_exits_2(tmp_path: Path) -> None:
     """An unreadable --api-token-file is named."""
     result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", str(tmp_path / "nope")])
@@ -119,3 +181,54 @@ def test_invalid_bytes_and_lone_surrogates_are_input_errors(
     assert "entity: expected UTF-8 text" in result.stdout
     assert "initial-context: looks like JSON but holds an escape" in result.stdout
     assert cortex.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "says"),
+    [
+        ({"CORTEX_COMMAND": "ghp_S3CRET12"}, [], "got another value (not shown)"),
+        ({"INPUT_COMMAND": "lst"}, [], "got 'lst'"),
+        ({"CORTEX_COMMAND": "emulator"}, ["--port", "0"], "by CORTEX_COMMAND=emulator with no"),
+        ({"INPUT_COMMAND": "emulator"}, [], "started by `cortex-action emulator [OPTIONS]`"),
+    ],
+)
+def test_a_bad_command_input_is_named_and_a_secret_there_is_not_shown(
+    env: dict[str, str], argv: list[str], says: str
+) -> None:
+    """A token pasted into the wrong variable was echoed; `emulator` with flags was refused
+    without saying how the emulator is started."""
+    result = invoke(env, argv)
+    assert result.exit_code == 2, result.log
+    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.log
+    assert says in result.log
+    assert "S3CRET" not in result.log
+
+
+def test_a_token_given_as_the_token_file_name_is_not_shown(tmp_path: Path) -> None:
+    """`--api-token-file "$CORTEX_TOKEN"` (the token, not a file) printed the token as the
+    missing file's name."""
+    result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", "ghp_S3CRET0123"])
+    assert result.exit_code == 2
+    assert "api-token-file: cannot read it: no such file" in result.log
+    assert "S3CRET" not in result.log
+
+
+def test_an_existing_token_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    result = invoke({"CORTEX_WORKFLOW": "w"}, ["run", "--api-token-file", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"api-token-file: cannot read {str(tmp_path)!r}" in result.log
+
+
+@pytest.mark.parametrize(
+    ("argv", "says", "code"),
+    [
+        (["help"], "usage: cortex-action [COMMAND] [OPTIONS]", 0),
+        (["run", "--version"], "--version: give it alone, before any command", 2),
+    ],
+)
+def test_help_as_a_word_and_version_after_a_command(argv: list[str], says: str, code: int) -> None:
+    """`cortex-action help` was an invalid choice; `run --version` got "did you mean --json?"."""
+    result = invoke({}, argv)
+    assert result.exit_code == code, result.log
+    assert says in result.log
+    assert "did you mean --json" not in result.log

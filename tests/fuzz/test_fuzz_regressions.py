@@ -146,3 +146,30 @@ def test_a_listing_that_is_not_a_list_of_runs_is_an_error_not_no_runs(
     result = invoke(env, ["list"], transport=httpx.MockTransport(handler))
     assert result.exit_code == 3, result.log
     assert "not a list of run objects" in result.log
+
+
+# "\ud800" is valid JSON for half of a UTF-16 pair, not text: json.loads keeps it as a lone
+# surrogate, which no later step (the poll's URL, the outputs, the files) can encode.
+LONE_SURROGATE_RUN = (
+    b'{"id": "r1", "status": "FAILED", "name": "n\\ud800", "extra": {"\\uDFFF": ["\\udc00"]},'
+    b' "actions": [{"name": "b\\ud800", "slug": "s", "state": {"status": "FAILED",'
+    b' "errorMessage": "boom \\udfff"}}]}'
+)
+
+
+def test_answers_with_lone_surrogate_escapes_are_reported_not_a_crash(tmp_path: Path) -> None:
+    """Once a traceback out of ``main`` (while publishing the error of the first failure):
+    the run's end is now reported, its outputs written, each lone surrogate shown as U+FFFD."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "r1", "status": "IN_PROGRESS"})
+        return httpx.Response(200, content=LONE_SURROGATE_RUN)
+
+    env = github_env(tmp_path, "https://api.example.com")
+    result = invoke(env, transport=httpx.MockTransport(handler))
+    assert result.exit_code == 1, result.log
+    assert "internal error" not in result.log
+    assert result.outputs["status"] == "FAILED"
+    assert "boom \ufffd" in result.log
+    assert '"\ufffd": ["\ufffd"]' in result.outputs["result"].replace("\\ufffd", "\ufffd")
