@@ -132,8 +132,9 @@ def retry_advice(progress: Progress, *, run_known: bool) -> str:
     if run_known:
         if progress.retry_sends_same_key:
             return (
-                "Retrying this job follows the same run (it sends the same idempotency key); "
-                "or follow it with `cortex-action wait` and its run id."
+                "Retrying this job follows the same run (it sends the same idempotency key, "
+                "which Cortex keeps for a time it does not publish); or follow it with "
+                "`cortex-action wait` and its run id."
             )
         return (
             "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
@@ -141,8 +142,9 @@ def retry_advice(progress: Progress, *, run_known: bool) -> str:
         )
     if progress.retry_sends_same_key:
         return (
-            f"Retrying this job sends the same idempotency key ({key}), so it cannot start a "
-            "second run."
+            f"Retrying this job sends the same idempotency key ({key}): Cortex answers with the "
+            "run this key started, if any, instead of starting a second one (for as long as it "
+            "keeps the key: how long is not published)."
         )
     return (
         "A re-run of this job is a new attempt with a new idempotency key, and would start a "
