@@ -13,7 +13,7 @@ import sys
 
 from cortex_action.cli import main
 
-OWN_COMMANDS = frozenset({"run", "get", "wait", "list", "emulator"})
+OWN_COMMANDS = frozenset({"run", "get", "wait", "list", "callback", "emulator"})
 
 
 def passthrough(args: list[str]) -> str | None:

@@ -55,6 +55,27 @@ applied here, to the pages Cortex returns, until --limit runs are found.
 Pages are read with page (from 0) and size until --limit, the last page, or an
 empty or short page."""
 
+CALLBACK_HELP = """\
+Tell the Cortex workflow that started this CI job how the job went: POST
+/api/v1/workflows/WORKFLOW/callback/CALLBACK_ID with {"status", "message",
+"response"}. `success` resumes the workflow, `failure` fails it, `update` sends
+progress and leaves it waiting (send it as often as you like; success and
+failure only once). The token needs the "Edit workflow runs" permission.
+Retried on connection errors, 5xx and 429 until --timeout."""
+
+CALLBACK_EXIT_CODES_HELP = """\
+exit codes:
+  0    Cortex took the callback (also when it answered 406 to a retry after an
+       earlier attempt got no answer: that attempt had landed)
+  2    invalid input or configuration; nothing was sent
+  3    Cortex refused the callback (404 unknown callback id or workflow, 406 the
+       block is not waiting, 403 permission) or could not be reached
+
+Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
+(e.g. CORTEX_CALLBACK_ID); flags win. The token comes only from the
+environment (CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
+"""
+
 TOP_HELP_HEAD = """\
 usage: cortex-action [COMMAND] [OPTIONS]
 
@@ -65,6 +86,7 @@ commands:
   get       show one run
   wait      follow an existing run to its end
   list      list recent runs, with filters
+  callback  tell the workflow that started this job how it went
   emulator  a local emulator of the Cortex API (see emulator --help)
 
 Without a command, the `command` input decides (INPUT_COMMAND, CORTEX_COMMAND;
@@ -92,6 +114,7 @@ DESCRIPTIONS: dict[Command, tuple[str, str]] = {
         EXIT_CODES_HELP,
     ),
     Command.LIST: (LIST_HELP, READ_EXIT_CODES_HELP),
+    Command.CALLBACK: (CALLBACK_HELP, CALLBACK_EXIT_CODES_HELP),
 }
 
 # Names people try for the token; each gets the same answer, and its value is never shown.

@@ -20,6 +20,7 @@ import httpx
 
 from cortex_action.arguments import parse_arguments
 from cortex_action.client import CortexClient
+from cortex_action.commands import callback as callback_command
 from cortex_action.commands import get as get_command
 from cortex_action.commands import list_runs as list_command
 from cortex_action.commands import run as run_command
@@ -32,6 +33,7 @@ from cortex_action.render import outputs, summary
 from cortex_action.report import redacted
 from cortex_action.retry import Clock, RetryNotice, Sleep
 from cortex_action.settings import (
+    CallbackSettings,
     Command,
     ListSettings,
     ReadSettings,
@@ -186,6 +188,10 @@ def _execute(  # noqa: PLR0913, PLR0917 - private, called once
             case ReadSettings():
                 read = get_command.get if settings.command is Command.GET else wait_command.wait
                 return read(Context(settings, host, client, clock, sleep, now, progress))
+            case CallbackSettings():
+                return callback_command.callback(
+                    Context(settings, host, client, clock, sleep, now, progress)
+                )
             case ListSettings():
                 return list_command.list_runs(
                     Context(settings, host, client, clock, sleep, now, progress)
@@ -199,22 +205,13 @@ def _publish(ending: Ending, host: Host, token: str, *, as_json: bool) -> None:
     if report is not None:
         host.write_outputs(outputs.run_outputs(report))
         host.write_summary(summary.run_summary(report))
-        try:
-            written = host.write_files(host.result_files(report))
-        except OSError as exc:
-            # Said, not raised: this runs on the way out of errors too, and must not hide them.
-            host.warning(
-                f"Could not write the result files into {host.result_dir()}: {exc}",
-                title="Result files",
-            )
-        else:
-            if written:
-                names = ", ".join(p.name for p in written)
-                host.info(f"Result files in {written[0].parent}: {names}")
+        _write_files(host, host.result_files(report))
     if ending.outputs is not None:
         host.write_outputs(ending.outputs)
     if ending.summary is not None:
         host.write_summary(ending.summary)
+    if ending.files is not None:
+        _write_files(host, ending.files)
     for warning in ending.warnings:
         host.warning(warning.message, title=warning.title)
     if ending.closing:
@@ -226,6 +223,21 @@ def _publish(ending: Ending, host: Host, token: str, *, as_json: bool) -> None:
         host.out.write(host.redact(outputs.result_json(report, indent=2) + "\n"))
     if ending.failure is not None:
         host.error(ending.failure.message, title=ending.failure.title)
+
+
+def _write_files(host: Host, files: Mapping[str, str]) -> None:
+    try:
+        written = host.write_files(files)
+    except OSError as exc:
+        # Said, not raised: this runs on the way out of errors too, and must not hide them.
+        host.warning(
+            f"Could not write the result files into {host.result_dir()}: {exc}",
+            title="Result files",
+        )
+    else:
+        if written:
+            names = ", ".join(p.name for p in written)
+            host.info(f"Result files in {written[0].parent}: {names}")
 
 
 def console_main() -> None:

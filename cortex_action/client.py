@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -56,6 +57,38 @@ HINTS: dict[int, str] = {
         "your Cortex tenant (self-hosted installs and other regions have their own host)."
     ),
 }
+
+
+CALLBACK_HINTS: dict[int, str] = {
+    400: (
+        "Cortex refused the callback's body: check `response` (a JSON object, or key=value "
+        "lines) and `message`."
+    ),
+    403: (
+        'The token\'s role lacks the "Edit workflow runs" permission, which a callback needs '
+        "(triggering and reading runs need others): give the token a role that has it."
+    ),
+    404: (
+        "Check `callback-id` (the id the async HTTP block handed to this job, passed on "
+        "unchanged), `workflow` (the tag or id of the workflow that started this job, not "
+        "another one), and that `base-url` is the tenant that runs that workflow."
+    ),
+    406: (
+        "The block is not waiting for a callback any more: it was already called back (success "
+        "and failure are taken once), it timed out (its timeoutInSeconds passed: the run shows "
+        "TIMED_OUT), or the run was cancelled. Look at the run in Cortex."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """How Cortex took a callback: its HTTP status, and whether a lost attempt had landed."""
+
+    status_code: int
+    # Set when Cortex answered 406 after an earlier attempt of ours got no answer (a 5xx or a
+    # broken connection): that attempt was received, and this is why we think so.
+    landed_earlier: str | None = None
 
 
 def path_segment(value: str) -> str:
@@ -146,6 +179,58 @@ class CortexClient:
             )
         return payload
 
+    def callback(
+        self,
+        workflow: str,
+        callback_id: str,
+        body: Mapping[str, Any],
+        *,
+        final: bool,
+        deadline: float,
+    ) -> CallbackAnswer:
+        """Call back an async HTTP block; retried like any request that is safe to repeat.
+
+        A retry of a final callback (SUCCESS, FAILURE) whose earlier attempt got no answer may
+        find the block already resumed by that attempt: Cortex then answers 406, which here
+        means "received". An UPDATE leaves the block waiting, so a 406 is always a refusal.
+        """
+        url = (
+            f"{self._root}/workflows/{path_segment(workflow)}/callback/{path_segment(callback_id)}"
+        )
+        lost: list[str] = []  # why earlier attempts got no answer, in order
+
+        def attempt(timeout: float) -> CallbackAnswer:
+            try:
+                response = self._post_once(url, timeout, dict(body))
+            except Transient as transient:
+                lost.append(transient.error.message.splitlines()[0])
+                raise
+            foreign = web_app_answer(response)
+            if foreign is not None:  # the web app or another site took it: not Cortex's API
+                raise foreign
+            status = response.status_code
+            if 200 <= status < 300:
+                return CallbackAnswer(status)  # the body is Cortex's choice: not read
+            if status == 406 and final and lost:
+                return CallbackAnswer(status, landed_earlier=lost[-1])
+            try:
+                self._decode(response, frozenset(), hints=CALLBACK_HINTS)
+            except Transient as transient:
+                if status >= 500:  # the request may have been processed before the error
+                    lost.append(transient.error.message.splitlines()[0])
+                raise
+            raise AssertionError("unreachable: an error status always raises")  # pragma: no cover
+
+        return call_with_retries(
+            attempt,
+            what=f"calling back workflow {workflow!r}",
+            deadline=deadline,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self._policy,
+            notify=self._notify,
+        )
+
     def list_runs(
         self, params: Mapping[str, Any], *, deadline: float, policy: RetryPolicy | None = None
     ) -> ListPage:
@@ -227,6 +312,30 @@ class CortexClient:
             notify=self._notify,
         )
 
+    def _post_once(self, url: str, timeout: float, body: dict[str, Any]) -> httpx.Response:
+        """One POST of a callback; no answer at all raises ``Transient``."""
+        request = self._http.build_request(
+            "POST",
+            url,
+            json=body,
+            headers={
+                "Authorization": f"Bearer {self._token}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            timeout=httpx.Timeout(timeout),
+        )
+        try:
+            return self._send(request)
+        except httpx.TimeoutException as exc:
+            raise Transient(
+                TransportError(
+                    f"POST {url}: no answer within {timeout:.0f}s ({type(exc).__name__})."
+                )
+            ) from None
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise Transient(TransportError(f"POST {url}: {_describe_transport(exc)}")) from None
+
     def _send(self, request: httpx.Request) -> httpx.Response:
         """Send, and read the answer (decompressed) at most ``MAX_ANSWER_BYTES``: an endless or
         huge answer is refused as it streams in, never held whole."""
@@ -246,7 +355,12 @@ class CortexClient:
             extensions=response.extensions,
         )
 
-    def _decode(self, response: httpx.Response, extra_retry: frozenset[int]) -> Any:
+    def _decode(
+        self,
+        response: httpx.Response,
+        extra_retry: frozenset[int],
+        hints: Mapping[int, str] | None = None,
+    ) -> Any:
         request = response.request
         status = response.status_code
         foreign = web_app_answer(response)
@@ -275,7 +389,7 @@ class CortexClient:
                     "another host. Set `base-url` to the final API address."
                 ),
             )
-        error = api_error(response)
+        error = api_error(response, hints)
         if status == 429 or status in extra_retry:
             # Busy, not broken: the rate limit, or (for a trigger) the limit of 5 runs at once.
             # Retried until `timeout`, however long that is, never against the attempt budget.
@@ -380,7 +494,7 @@ def _snippet(response: httpx.Response, limit: int = 200) -> str:
     return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
-def api_error(response: httpx.Response) -> ApiError:
+def api_error(response: httpx.Response, hints: Mapping[int, str] | None = None) -> ApiError:
     """An ``ApiError`` from any error shape Cortex (or a proxy in front of it) sends."""
     request = response.request
     status = response.status_code
@@ -418,7 +532,7 @@ def api_error(response: httpx.Response) -> ApiError:
         url=str(request.url),
         details=details,
         request_id=request_id,
-        hint=HINTS.get(status),
+        hint=(hints or {}).get(status, HINTS.get(status)),
         retry_after=retry_after,
     )
 

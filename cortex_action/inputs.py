@@ -17,12 +17,14 @@ class Command(enum.StrEnum):
     GET = "get"
     WAIT = "wait"
     LIST = "list"
+    CALLBACK = "callback"
 
 
 RUN = frozenset({Command.RUN})
 READ = frozenset({Command.GET, Command.WAIT})
 LIST = frozenset({Command.LIST})
-ALL = RUN | READ | LIST
+CALLBACK = frozenset({Command.CALLBACK})
+ALL = RUN | READ | LIST | CALLBACK
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 DEFAULT_LIMIT = 50
@@ -59,7 +61,7 @@ class Input:
 INPUTS: tuple[Input, ...] = (
     Input(
         "command",
-        "run, get, wait or list",
+        "run, get, wait, list or callback",
         ALL,
         default="run",
         flag=False,  # a sub-command on the command line
@@ -116,7 +118,8 @@ INPUTS: tuple[Input, ...] = (
     Input("wait", "follow the run to its end", RUN, default="true", metavar="true|false"),
     Input(
         "timeout",
-        "how long to wait (run, wait) or keep retrying (get, list): 90, 90s, 15m, 1h30m, 1d",
+        "how long to wait (run, wait) or keep retrying (get, list, callback): 90, 90s, 15m, 1h30m, "
+        "1d",
         ALL,
         default="30m",
         metavar="DURATION",
@@ -161,6 +164,34 @@ INPUTS: tuple[Input, ...] = (
         default="table",
         metavar="table|json|jsonl",
         action=False,
+    ),
+    Input(
+        "callback-id",
+        "the callback id the async HTTP block handed to this job",
+        CALLBACK,
+        shown="required",
+        metavar="ID",
+    ),
+    Input(
+        "callback-status",
+        "success, failure or update, any case; also GitHub's job.status (cancelled is failure)",
+        CALLBACK,
+        shown="required",
+        metavar="STATUS",
+    ),
+    Input(
+        "message",
+        "the text Cortex shows for the callback",
+        CALLBACK,
+        shown="the CI job, its link and outcome",
+        metavar="TEXT",
+    ),
+    Input(
+        "response",
+        "a JSON object, or lines of key=value, handed to the workflow",
+        CALLBACK,
+        shown="the job's link, commit and outcome",
+        metavar="JSON|KEY=VALUE",
     ),
 )
 

@@ -64,3 +64,22 @@ def redacted(report: Report, secret: str) -> Report:
         headline=_scrub(report.headline, secret),
         notes=tuple(_scrub(n, secret) for n in report.notes),
     )
+
+
+@dataclass(frozen=True)
+class CallbackReport:
+    """What ``callback`` sent and how Cortex took it, for the renderers."""
+
+    workflow: str
+    callback_id: str
+    status: str  # SUCCESS, FAILURE or UPDATE: as sent
+    message: str
+    response: dict[str, Any]
+    # Whether the response's values are shown: ours (job link, commit, outcome) are; a response
+    # the user gave may carry anything (a deploy's outputs, a password), so only its keys are.
+    response_shown: bool
+    exit_code: int
+    headline: str
+    http_status: int | None = None  # Cortex's last answer; None: no answer at all
+    landed_earlier: str | None = None  # why we believe a lost attempt was received
+    job_url: str | None = None

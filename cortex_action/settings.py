@@ -38,6 +38,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "CallbackSettings",
+    "CallbackStatus",
     "Command",
     "ListSettings",
     "OnPaused",
@@ -54,6 +56,47 @@ class OnPaused(enum.StrEnum):
     WAIT = "wait"
     SUCCEED = "succeed"
     FAIL = "fail"
+
+
+class CallbackStatus(enum.StrEnum):
+    """What a callback tells the waiting block: done, failed, or still working (Cortex's names)."""
+
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    UPDATE = "UPDATE"
+
+
+# The words CI systems use for a job's outcome, so a job can pass its own: GitHub's job.status
+# (success, failure, cancelled), GitLab's CI_JOB_STATUS (success, failed, canceled), Jenkins'
+# currentBuild.currentResult (SUCCESS, FAILURE, ABORTED). Anything else is a typo, not a guess.
+CALLBACK_STATUS_WORDS: dict[str, CallbackStatus] = {
+    "success": CallbackStatus.SUCCESS,
+    "failure": CallbackStatus.FAILURE,
+    "update": CallbackStatus.UPDATE,
+    "failed": CallbackStatus.FAILURE,
+    "cancelled": CallbackStatus.FAILURE,
+    "canceled": CallbackStatus.FAILURE,
+    "aborted": CallbackStatus.FAILURE,
+}
+
+
+def _callback_status(value: str) -> tuple[CallbackStatus, str]:
+    """The status to send, and the outcome as the job named it (for the default message)."""
+    word = value.strip().lower()
+    if word not in CALLBACK_STATUS_WORDS:
+        raise ValueError(
+            "expected success, failure or update (any case; also cancelled, canceled, failed "
+            f"or aborted, which are failure), got {value.strip()[:60]!r}"
+        )
+    return CALLBACK_STATUS_WORDS[word], word
+
+
+def _message(value: str) -> str:
+    # Shown to a person in Cortex: text, possibly several lines, but nothing that hides.
+    text = value.strip()
+    if any((ord(c) < 0x20 and c not in "\n\t") or ord(c) == 0x7F for c in text):
+        raise ValueError("expected text without control characters (line breaks are fine)")
+    return text
 
 
 class OutputFormat(enum.StrEnum):
@@ -277,11 +320,32 @@ class ListSettings(Settings):
         return self
 
 
+class CallbackSettings(Settings):
+    """``callback``: tell a paused async HTTP block how this CI job went."""
+
+    command: Command = Command.CALLBACK
+    workflow: Text
+    callback_id: HeaderToken
+    callback_status: Annotated[tuple[CallbackStatus, str], _on_text(_callback_status)]
+    message: Annotated[str, _on_text(_message)] | None = None
+    response: Annotated[dict[str, Any], _on_text(parse.parse_context)] | None = None
+
+    @property
+    def status(self) -> CallbackStatus:
+        return self.callback_status[0]
+
+    @property
+    def outcome(self) -> str:
+        """The job's outcome as it was given (``cancelled``, ``success``...), lower case."""
+        return self.callback_status[1]
+
+
 FAMILIES: dict[Command, type[Settings]] = {
     Command.RUN: RunSettings,
     Command.GET: ReadSettings,
     Command.WAIT: ReadSettings,
     Command.LIST: ListSettings,
+    Command.CALLBACK: CallbackSettings,
 }
 
 
@@ -316,8 +380,8 @@ def command_from_env(env: Mapping[str, str]) -> Command:
     try:
         return Command(word)
     except ValueError:
-        expected = ", ".join(repr(c.value) for c in list(Command)[:-1])
-        expected += f" or {Command.LIST.value!r}"
+        *first, last = (repr(c.value) for c in Command)
+        expected = f"{', '.join(first)} or {last}"
         # A word is shown; anything else could be a secret in the wrong variable.
         shown = repr(raw.strip()) if re.fullmatch(r"[A-Za-z][A-Za-z-]{0,19}", raw.strip()) else None
         problem = f"command: expected {expected}, got " + (shown or "another value (not shown)")
@@ -343,6 +407,17 @@ def _missing(command: Command, values: Mapping[str, Any]) -> list[str]:
         )
     if command in (Command.GET, Command.WAIT) and not values.get("run_id"):
         problems.append(f"run-id: required for command {command}.")
+    if command is Command.CALLBACK:
+        if not values.get("callback_id"):
+            problems.append(
+                "callback-id: required: the id the workflow's async HTTP block handed to this "
+                "job (pass it on unchanged, e.g. from a workflow_dispatch input)."
+            )
+        if not values.get("callback_status"):
+            problems.append(
+                "callback-status: required: success, failure or update (on GitHub, pass "
+                "${{ job.status }})."
+            )
     return problems
 
 

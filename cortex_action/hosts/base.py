@@ -65,6 +65,9 @@ class Host:
     retry_sends_same_key: ClassVar[bool] = True
     git: Callable[[str | None], str | None] = staticmethod(git_head)
 
+    # What the CI is called in messages ("GitHub Actions job ..."); None: a shell or unknown CI.
+    ci_name: ClassVar[str | None] = None
+
     # The syntax of the variables file (``cortex-action.env``) this host's tools read.
     env_syntax: EnvSyntax = EnvSyntax.DOTENV
 
@@ -97,6 +100,11 @@ class Host:
     @property
     def job_url(self) -> str | None:
         """A link back to this CI job, if the host gives one."""
+        return None
+
+    @property
+    def job_name(self) -> str | None:
+        """This job's name as its CI shows it, if the host gives one."""
         return None
 
     @property

@@ -37,6 +37,7 @@ def fit_summary(markdown: str) -> str:
 class GitHubHost(Host):
     commit_variables = ("GITHUB_SHA",)
     retry_sends_same_key = False
+    ci_name = "GitHub Actions"
 
     @property
     def stream(self) -> TextIO:
@@ -55,6 +56,12 @@ class GitHubHost(Host):
         if server and repo and run_id:
             return f"{server}/{repo}/actions/runs/{run_id}"
         return None
+
+    @property
+    def job_name(self) -> str | None:
+        workflow = self.env.get("GITHUB_WORKFLOW", "").strip()
+        job = self.env.get("GITHUB_JOB", "").strip()
+        return " / ".join(p for p in (workflow, job) if p) or None
 
     @property
     def workspace(self) -> str | None:

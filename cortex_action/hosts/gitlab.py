@@ -30,12 +30,19 @@ def section_name(title: str, number: int) -> str:
 class GitLabHost(Host):
     commit_variables = ("CI_COMMIT_SHA",)
     env_syntax = EnvSyntax.DOTENV
+    ci_name = "GitLab CI"
     # Sections opened so far: a section's name must be unique within the job.
     _sections = 0
 
     @property
     def job_url(self) -> str | None:
         return self.env.get("CI_JOB_URL") or None
+
+    @property
+    def job_name(self) -> str | None:
+        project = self.env.get("CI_PROJECT_PATH", "").strip()
+        job = self.env.get("CI_JOB_NAME", "").strip()
+        return " / ".join(p for p in (project, job) if p) or None
 
     @property
     def workspace(self) -> str | None:

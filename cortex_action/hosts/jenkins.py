@@ -22,10 +22,19 @@ class JenkinsHost(Host):
     # The one syntax that readProperties (java.util.Properties), `. ./cortex-action.env` in an
     # `sh` step and GitLab's dotenv parser all read alike (see result_files.DOTENV_SAFE).
     env_syntax = EnvSyntax.DOTENV
+    ci_name = "Jenkins"
 
     @property
     def job_url(self) -> str | None:
         return self.env.get("BUILD_URL") or None
+
+    @property
+    def job_name(self) -> str | None:
+        job = self.env.get("JOB_NAME", "").strip()
+        number = self.env.get("BUILD_NUMBER", "").strip()
+        if job and number:
+            return f"{job} #{number}"
+        return job or None
 
     @property
     def workspace(self) -> str | None:
