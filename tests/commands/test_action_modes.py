@@ -74,7 +74,7 @@ def test_unknown_command_is_exit_2(api: HTTPServer, tmp_path: Path) -> None:
     """A command that doesn't exist is exit 2 listing the ones that do."""
     result = invoke(github_env(tmp_path, api, command="cancel", workflow="x"))
     assert result.exit_code == 2
-    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.stdout
+    assert "command: expected 'run', 'get', 'wait', 'list' or 'callback'" in result.stdout
     assert api.log == []
 
 
