@@ -53,7 +53,8 @@ def log_event(
         }[policy]
         ctx.host.info(
             f"{when} The run is PAUSED: it waits for a person in Cortex (an approval, user "
-            f"input, or the choice of an initiator; `run-as` avoids the last). {then}. "
+            f"input, or the choice of an initiator; `run-as` avoids the last), or for a "
+            f"callback to an asynchronous HTTP block (`cortex-action callback`). {then}. "
             f"Open it: {ctx.runs_url}"
         )
     elif event.kind is EventKind.HEARTBEAT:
