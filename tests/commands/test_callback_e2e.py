@@ -15,6 +15,8 @@ import pytest
 
 from cortex_action.emulator import EmulatorServer
 
+from .helpers import invoke
+
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -126,3 +128,70 @@ def test_a_second_final_callback_is_refused(emulator: EmulatorServer) -> None:
     )
     assert again.returncode == 3
     assert "Workflow block is not waiting for callback" in again.stderr
+
+
+# -- lost answers, in process against the emulator's faults --------------------------------------
+
+CALLBACK_PATH = "/api/v1/workflows/*/callback/*"
+
+
+def paused(emu: EmulatorServer) -> tuple[str, str]:
+    env = {"CORTEX_API_TOKEN": emu.token, "CORTEX_BASE_URL": emu.url, "GIT_COMMIT": SHA}
+    result = invoke(["run", "--workflow", "await-callback", "--no-wait", "--json"], env)
+    assert result.code == 0, result.log
+    run_id: str = json.loads(result.out)["runId"]
+    return run_id, emu.wait_for_callback(run_id, timeout=10)
+
+
+def send(emu: EmulatorServer, callback_id: str, status: str) -> tuple[int, str]:
+    env = {"CORTEX_API_TOKEN": emu.token, "CORTEX_BASE_URL": emu.url, "GIT_COMMIT": SHA}
+    args = ["--workflow", "await-callback", "--callback-id", callback_id]
+    result = invoke(["callback", *args, "--callback-status", status], env)
+    return result.code, result.log
+
+
+@pytest.mark.parametrize("fault", [{"drop": "after"}, {"status": 502, "commit": True}])
+def test_an_answer_lost_after_cortex_took_the_callback_reads_as_landed(
+    emulator: EmulatorServer, fault: dict[str, Any]
+) -> None:
+    """Cortex resumed the block, the answer was lost; the retry gets 406: exit 0, landed."""
+    run_id, callback_id = paused(emulator)
+    emulator.add_fault(method="POST", path=CALLBACK_PATH, **fault)
+    code, log = send(emulator, callback_id, "success")
+    assert code == 0, log
+    assert "had landed" in log
+    emulator.wait_for_status(run_id, "COMPLETED", timeout=10)
+
+
+def test_a_connection_dropped_before_cortex_read_it_is_simply_retried(
+    emulator: EmulatorServer,
+) -> None:
+    run_id, callback_id = paused(emulator)
+    emulator.add_fault(method="POST", path=CALLBACK_PATH, drop="before")
+    code, log = send(emulator, callback_id, "failure")
+    assert code == 0, log
+    assert "had landed" not in log
+    assert "Cortex took callback FAILURE (200)" in log
+    emulator.wait_for_status(run_id, "FAILED", timeout=10)
+
+
+def test_an_update_whose_answer_was_lost_is_sent_again(emulator: EmulatorServer) -> None:
+    """An update leaves the block waiting, so its retry is taken again: two progress messages,
+    which is harmless, and the block still waits for the final callback."""
+    run_id, callback_id = paused(emulator)
+    emulator.add_fault(method="POST", path=CALLBACK_PATH, drop="after")
+    code, log = send(emulator, callback_id, "update")
+    assert code == 0, log
+    block = next(a for a in emulator.run(run_id)["actions"] if a["state"].get("callbackId"))
+    assert len(block["state"]["updates"]) == 2
+    assert emulator.callbacks(run_id)[0]["callbackId"] == callback_id
+
+
+def test_a_token_without_edit_workflow_runs_is_refused(emulator: EmulatorServer) -> None:
+    """The built-in emulator-view-only token reads runs but may not call back: 403, exit 3."""
+    _, callback_id = paused(emulator)
+    env = {"CORTEX_API_TOKEN": "emulator-view-only", "CORTEX_BASE_URL": emulator.url}
+    args = ["--workflow", "await-callback", "--callback-id", callback_id]
+    result = invoke(["callback", *args, "--callback-status", "success"], env)
+    assert result.code == 3
+    assert "Edit workflow runs" in result.err
