@@ -12,6 +12,7 @@ the summary are written whatever Cortex said.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from cortex_action.client import CallbackAnswer
@@ -19,7 +20,12 @@ from cortex_action.commands.context import Context
 from cortex_action.endings import Ending, Failure
 from cortex_action.errors import ApiError, CortexError, ExitCode
 from cortex_action.hosts.base import Host
-from cortex_action.render.callback import callback_files, callback_outputs, callback_summary
+from cortex_action.render.callback import (
+    callback_files,
+    callback_json,
+    callback_outputs,
+    callback_summary,
+)
 from cortex_action.report import CallbackReport
 from cortex_action.sanitize import log_text
 from cortex_action.settings import CallbackSettings, CallbackStatus
@@ -132,9 +138,21 @@ def _taken(settings: CallbackSettings, answer: CallbackAnswer) -> str:
     return f"Cortex took callback {settings.status.value} ({answer.status_code}): {what}."
 
 
+@dataclass(frozen=True)
+class CallbackView:
+    """stdout: with ``--json``, what was sent and how Cortex answered; else nothing (the log
+    says it)."""
+
+    report: CallbackReport
+
+    def stdout(self, *, as_json: bool) -> str:
+        return callback_json(self.report) if as_json else ""
+
+
 def _ending(report: CallbackReport, host: Host, failure: Failure | None = None) -> Ending:
     return Ending(
         report.exit_code,
+        printout=CallbackView(report),
         outputs=callback_outputs(report),
         summary=callback_summary(report),
         files=callback_files(report, host.env_syntax),

@@ -268,3 +268,33 @@ def test_the_token_never_shows(api: HTTPServer) -> None:
     )
     assert result.code == 0
     assert TOKEN not in result.log
+
+
+def test_json_prints_what_was_sent_and_the_answer(api: HTTPServer) -> None:
+    api.expect_request(PATH, method="POST").respond_with_json({})
+    result = invoke(
+        [*BASE, "--callback-status", "success", "--response", "key=s3cret-value", "--json"],
+        base_env(api),
+    )
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert data["status"] == "SUCCESS"
+    assert data["httpStatus"] == 200
+    assert data["responseKeys"] == ["key"]
+    assert "s3cret-value" not in result.out + result.err
+
+
+def test_help_lists_the_inputs_and_exit_codes() -> None:
+    result = invoke(["callback", "--help"], {})
+    assert result.code == 0
+    for flag in ("--callback-id", "--callback-status", "--message", "--response", "--workflow"):
+        assert flag in result.out
+    assert "Edit workflow runs" in result.out
+    assert "exit codes:" in result.out
+
+
+def test_a_misspelt_flag_is_named_with_the_right_one(api: HTTPServer) -> None:
+    result = invoke(["callback", "--callback_id", "C", "--workflow", "W"], base_env(api))
+    assert result.code == 2
+    assert "did you mean --callback-id?" in result.err
+    assert api.log == []
