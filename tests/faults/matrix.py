@@ -50,12 +50,15 @@ HARNESS_SLACK = 0.15 * SCALE
 # Cases run side by side, each worker with its own emulator.
 WORKERS = 4
 
-KINDS = ("trigger", "get", "list")
+KINDS = ("trigger", "get", "list", "callback")
 PATHS = {
     "trigger": ("POST", "/api/v1/workflows/*/runs"),
     "get": ("GET", "/api/v1/workflows/*/runs/*"),
     "list": ("GET", "/api/v1/workflows/runs"),
+    "callback": ("POST", "/api/v1/workflows/*/callback/*"),
 }
+# The workflow whose async HTTP block waits for the callback cases' callback.
+CALLBACK_WORKFLOW = "await-callback"
 WORKFLOW = "deploy-service"
 ENTITY = "service-frontend"
 
@@ -150,6 +153,7 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "could not connect"),
                 "get": (3, "could not connect"),
                 "list": (3, "could not connect"),
+                "callback": (3, "could not connect"),
             },
         ),
         Fault(
@@ -180,6 +184,7 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "would come after the deadline"),
                 "get": (4, "Gave up waiting"),
                 "list": (3, "would come after the deadline"),
+                "callback": (3, "would come after the deadline"),
             },
         ),
         Fault(
@@ -207,6 +212,7 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "would come after the deadline"),
                 "get": (4, "Gave up waiting"),
                 "list": (3, "would come after the deadline"),
+                "callback": (3, "would come after the deadline"),
             },
         ),
     ]
@@ -229,6 +235,7 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "after 8 attempts"),
                 "get": (3, "after 8 attempts"),
                 "list": (3, "after 8 attempts"),
+                "callback": (3, "after 8 attempts"),
             },
         ),
         Fault("truncated JSON", lambda: {"malform": "truncated-json"}, expect=_all(RECOVERED)),
@@ -244,6 +251,7 @@ def _faults() -> list[Fault]:
             expect={
                 "trigger": (3, "without a usable `id`"),
                 "get": (3, "without a usable `id`"),
+                "callback": RECOVERED,  # a callback's answer is taken by its status alone
             },
         ),
         Fault(
@@ -261,6 +269,7 @@ def _faults() -> list[Fault]:
                 "trigger": (3, "not a run object"),
                 "get": (3, "not a run object"),
                 "list": (3, "not a list of run objects"),
+                "callback": RECOVERED,
             },
         ),
         # Issue 12: answers too big, endless, foreign, or with an id no one can use.
@@ -376,6 +385,20 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
             json={"scope": {"type": "ENTITY", "entityId": ENTITY}},
             headers={"Authorization": f"Bearer {emu.token}"},
         ).raise_for_status()
+    inputs: dict[str, str] = {"workflow": WORKFLOW, "entity": ENTITY}
+    if case.kind == "callback":  # a block that waits, created before the fault is armed
+        started = httpx.post(
+            f"{emu.url}/api/v1/workflows/{CALLBACK_WORKFLOW}/runs",
+            json={"scope": {"type": "GLOBAL"}},
+            headers={"Authorization": f"Bearer {emu.token}"},
+        )
+        started.raise_for_status()
+        inputs = {
+            "command": "callback",
+            "workflow": CALLBACK_WORKFLOW,
+            "callback_id": emu.wait_for_callback(started.json()["id"]),
+            "callback_status": "success",
+        }
     if fault.spec is not None:
         spec = {"count": 1, **fault.spec(), "method": method, "path": path}
         emu.add_fault(spec)
@@ -392,9 +415,8 @@ def run_case(emu: EmulatorServer, case: Case, number: int = 0) -> Result:
             tmp,
             base_url,
             api_token=emu.token,
-            workflow=WORKFLOW,
-            entity=ENTITY,
             timeout=f"{int(TIMEOUT)}s",
+            **inputs,
         )
         env["GITHUB_SHA"] = sha
         result = invoke(env, argv, time=scaled, transport=transport)
@@ -449,8 +471,8 @@ def table(results: list[Result]) -> str:
     for result in results:
         by_fault.setdefault(result.case.fault.name, {})[result.case.kind] = result
     lines = [
-        "| Fault | trigger | get | list |",
-        "|---|---|---|---|",
+        "| Fault | " + " | ".join(KINDS) + " |",
+        "|---|" + "---|" * len(KINDS),
     ]
     for fault in FAULTS:
         cells = []
