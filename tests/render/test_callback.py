@@ -55,6 +55,7 @@ def test_no_answer_leaves_http_status_empty() -> None:
     assert "| Cortex answered | no answer |" in callback_summary(lost)
 
 
-def test_jenkins_gets_java_properties() -> None:
-    env = callback_files(report(http_status=406), EnvSyntax.PROPERTIES)[ENV_FILE]
+def test_the_variables_file_is_plain_name_value_lines() -> None:
+    """The syntax every host writes, which GitLab, a shell and readProperties read alike."""
+    env = callback_files(report(http_status=406), EnvSyntax.DOTENV)[ENV_FILE]
     assert env == "CORTEX_CALLBACK_STATUS=SUCCESS\nCORTEX_CALLBACK_HTTP_STATUS=406\n"
