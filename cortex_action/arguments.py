@@ -252,7 +252,7 @@ def parse_arguments(argv: Sequence[str], env: Mapping[str, str]) -> Arguments:
     else:
         raise InputError([_not_a_command(args[0])])
     parser = build_parser(command)
-    namespace, unknown = parser.parse_known_args(rest)
+    namespace, unknown = parser.parse_known_args(glue_ids(parser, rest))
     if unknown:
         raise InputError([_unknown(parser, command, unknown)])
     values = vars(namespace)
@@ -271,6 +271,37 @@ def parse_arguments(argv: Sequence[str], env: Mapping[str, str]) -> Arguments:
         flags={k: v for k, v in flags.items() if v is not None},
         json=bool(values.get("json")),
     )
+
+
+# Opaque ids that may start with "-" (Cortex's callback ids are random URL-safe text): argparse
+# would take "--callback-id -x1" for a flag without its value.
+ID_FLAGS = frozenset({"--callback-id", "--run-id"})
+
+
+def glue_ids(parser: argparse.ArgumentParser, args: Sequence[str]) -> list[str]:
+    """``--callback-id -x1`` as ``--callback-id=-x1``, unless the next word is a flag we know
+    (then the id was forgotten, and argparse says so)."""
+    known = {o for a in parser._actions for o in a.option_strings}
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        following = args[index + 1] if index + 1 < len(args) else None
+        if word == "--":  # everything after is positional, as given
+            out += args[index:]
+            break
+        if (
+            word in ID_FLAGS
+            and following is not None
+            and following.startswith("-")
+            and following.split("=", 1)[0] not in known
+        ):
+            out.append(f"{word}={following}")
+            index += 2
+            continue
+        out.append(word)
+        index += 1
+    return out
 
 
 def _not_a_command(word: str) -> str:

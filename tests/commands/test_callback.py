@@ -298,3 +298,25 @@ def test_a_misspelt_flag_is_named_with_the_right_one(api: HTTPServer) -> None:
     assert result.code == 2
     assert "did you mean --callback-id?" in result.err
     assert api.log == []
+
+
+def test_a_callback_id_that_starts_with_a_dash_is_taken_as_the_id(api: HTTPServer) -> None:
+    """Cortex's ids are random URL-safe text, so one may start with "-": it is still the id
+    (found by the round trip, where the emulator handed out such an id)."""
+    api.expect_request(re.compile(r".*/callback/.*"), method="POST").respond_with_json({})
+    result = invoke(
+        ["callback", "--workflow", "W", "--callback-id", "-x1_y", "--callback-status", "success"],
+        base_env(api),
+    )
+    assert result.code == 0, result.log
+    assert api.log[0][0].path == "/api/v1/workflows/W/callback/-x1_y"
+
+
+def test_a_forgotten_callback_id_is_not_filled_with_the_next_flag(api: HTTPServer) -> None:
+    result = invoke(
+        ["callback", "--workflow", "W", "--callback-id", "--callback-status", "success"],
+        base_env(api),
+    )
+    assert result.code == 2
+    assert "--callback-id: expected one argument" in result.err
+    assert api.log == []
