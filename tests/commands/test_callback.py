@@ -10,8 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from cortex_action.render.callback import ENV_FILE, JSON_FILE, SUMMARY_FILE
-
-from .helpers import TOKEN, base_env, github_env, invoke, requests_to
+from tests.support import TOKEN, base_env, github_env, invoke, requests_to
 
 PATH = "/api/v1/workflows/W/callback/C"
 BASE = ["callback", "--workflow", "W", "--callback-id", "C"]
@@ -24,8 +23,8 @@ def sent(api: HTTPServer) -> list[dict[str, object]]:
 def test_success_sends_exactly_one_post_and_exits_0(api: HTTPServer) -> None:
     """Done when: one POST with status SUCCESS and the message, exit 0."""
     api.expect_request(PATH, method="POST").respond_with_json({"ok": True})
-    result = invoke([*BASE, "--callback-status", "success", "--message", "done"], base_env(api))
-    assert result.code == 0, result.log
+    result = invoke(base_env(api), [*BASE, "--callback-status", "success", "--message", "done"])
+    assert result.exit_code == 0, result.log
     bodies = sent(api)
     assert len(bodies) == 1
     assert bodies[0]["status"] == "SUCCESS"
@@ -52,8 +51,8 @@ def test_success_sends_exactly_one_post_and_exits_0(api: HTTPServer) -> None:
 def test_status_words_of_each_ci(api: HTTPServer, given: str, status: str) -> None:
     """GitHub's job.status and GitLab's CI_JOB_STATUS pass through as they are."""
     api.expect_request(PATH, method="POST").respond_with_data("")  # any 2xx body will do
-    result = invoke([*BASE, "--callback-status", given], base_env(api))
-    assert result.code == 0, result.log
+    result = invoke(base_env(api), [*BASE, "--callback-status", given])
+    assert result.exit_code == 0, result.log
     assert sent(api)[0]["status"] == status
 
 
@@ -61,8 +60,8 @@ def test_default_message_and_response_name_the_github_job(api: HTTPServer, tmp_p
     """As an action step: the job's name, link, commit and outcome; outputs and summary."""
     api.expect_request(PATH, method="POST").respond_with_json({})
     env = github_env(
-        api,
         tmp_path,
+        api,
         command="callback",
         workflow="W",
         callback_id="C",
@@ -75,8 +74,8 @@ def test_default_message_and_response_name_the_github_job(api: HTTPServer, tmp_p
         "GITHUB_WORKFLOW": "deploy",
         "GITHUB_JOB": "build",
     }
-    result = invoke([], env)
-    assert result.code == 0, result.log
+    result = invoke(env)
+    assert result.exit_code == 0, result.log
     body = sent(api)[0]
     link = "https://github.com/acme/app/actions/runs/42"
     assert body["status"] == "FAILURE"
@@ -95,14 +94,14 @@ def test_default_message_and_response_name_the_github_job(api: HTTPServer, tmp_p
 def test_a_given_response_shows_only_its_keys(api: HTTPServer, tmp_path: Path) -> None:
     """Values the user gives may be secrets: sent, but never in the log, summary or files."""
     api.expect_request(PATH, method="POST").respond_with_json({})
-    env = github_env(api, tmp_path, command="callback", workflow="W", callback_id="C")
+    env = github_env(tmp_path, api, command="callback", workflow="W", callback_id="C")
     env |= {
         "INPUT_CALLBACK-STATUS": "success",
         "INPUT_RESPONSE": "dbPassword=hunter2-s3cret\nversion=1.2.3",
         "INPUT_OUTPUT-DIR": str(tmp_path / "files"),
     }
-    result = invoke([], env)
-    assert result.code == 0, result.log
+    result = invoke(env)
+    assert result.exit_code == 0, result.log
     assert sent(api)[0]["response"] == {"dbPassword": "hunter2-s3cret", "version": "1.2.3"}
     files = {p.name: p.read_text() for p in (tmp_path / "files").iterdir()}
     for text in (result.log, result.summary, *files.values()):
@@ -116,17 +115,17 @@ def test_a_given_response_shows_only_its_keys(api: HTTPServer, tmp_path: Path) -
 def test_a_json_response_is_sent_with_its_types(api: HTTPServer) -> None:
     api.expect_request(PATH, method="POST").respond_with_json({})
     result = invoke(
-        [*BASE, "--callback-status", "update", "--response", '{"percent": 50, "ok": true}'],
         base_env(api),
+        [*BASE, "--callback-status", "update", "--response", '{"percent": 50, "ok": true}'],
     )
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert sent(api)[0]["response"] == {"percent": 50, "ok": True}
 
 
 def test_update_can_be_sent_many_times(api: HTTPServer) -> None:
     api.expect_request(PATH, method="POST").respond_with_json({})
     for _ in range(3):
-        assert invoke([*BASE, "--callback-status", "update"], base_env(api)).code == 0
+        assert invoke(base_env(api), [*BASE, "--callback-status", "update"]).exit_code == 0
     assert [b["status"] for b in sent(api)] == ["UPDATE"] * 3
 
 
@@ -145,17 +144,17 @@ def test_update_can_be_sent_many_times(api: HTTPServer) -> None:
 def test_bad_values_are_exit_2_with_nothing_sent(
     api: HTTPServer, args: list[str], named: str
 ) -> None:
-    result = invoke([*BASE, *args], base_env(api))
-    assert result.code == 2
-    assert named in result.err
+    result = invoke(base_env(api), [*BASE, *args])
+    assert result.exit_code == 2
+    assert named in result.stderr
     assert requests_to(api, PATH) == []
 
 
 def test_callback_id_and_status_are_required(api: HTTPServer) -> None:
-    result = invoke(["callback", "--workflow", "W"], base_env(api))
-    assert result.code == 2
-    assert "callback-id: required" in result.err
-    assert "callback-status: required" in result.err
+    result = invoke(base_env(api), ["callback", "--workflow", "W"])
+    assert result.exit_code == 2
+    assert "callback-id: required" in result.stderr
+    assert "callback-status: required" in result.stderr
     assert api.log == []
 
 
@@ -165,10 +164,10 @@ def test_404_is_a_refusal_with_cortex_message(api: HTTPServer, tmp_path: Path) -
         {"message": "Workflow run or block not found", "requestId": "req-404"}, status=404
     )
     env = github_env(
-        api, tmp_path, command="callback", workflow="W", callback_id="C", callback_status="success"
+        tmp_path, api, command="callback", workflow="W", callback_id="C", callback_status="success"
     )
-    result = invoke([], env)
-    assert result.code == 3
+    result = invoke(env)
+    assert result.exit_code == 3
     assert "Workflow run or block not found" in result.log
     assert "req-404" in result.log
     assert "Check `callback-id`" in result.log
@@ -182,11 +181,11 @@ def test_406_on_the_first_attempt_is_a_refusal(api: HTTPServer) -> None:
         {"message": "Workflow block is not waiting for callback", "requestId": "req-406"},
         status=406,
     )
-    result = invoke([*BASE, "--callback-status", "success"], base_env(api))
-    assert result.code == 3
-    assert "Workflow block is not waiting for callback" in result.err
-    assert "req-406" in result.err
-    assert "timed out" in result.err
+    result = invoke(base_env(api), [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 3
+    assert "Workflow block is not waiting for callback" in result.stderr
+    assert "req-406" in result.stderr
+    assert "timed out" in result.stderr
     assert len(requests_to(api, PATH)) == 1
 
 
@@ -199,10 +198,10 @@ def test_500_then_406_means_the_first_attempt_landed(api: HTTPServer, tmp_path: 
         {"message": "Workflow block is not waiting for callback"}, status=406
     )
     env = github_env(
-        api, tmp_path, command="callback", workflow="W", callback_id="C", callback_status="success"
+        tmp_path, api, command="callback", workflow="W", callback_id="C", callback_status="success"
     )
-    result = invoke([], env)
-    assert result.code == 0, result.log
+    result = invoke(env)
+    assert result.exit_code == 0, result.log
     assert "had landed" in result.log
     assert len(requests_to(api, PATH)) == 2
     assert result.outputs == {"callback-status": "SUCCESS", "http-status": "406"}
@@ -215,9 +214,9 @@ def test_a_406_after_a_lost_update_is_still_a_refusal(api: HTTPServer) -> None:
     api.expect_ordered_request(PATH, method="POST").respond_with_json(
         {"message": "Workflow block is not waiting for callback"}, status=406
     )
-    result = invoke([*BASE, "--callback-status", "update"], base_env(api))
-    assert result.code == 3
-    assert "not waiting" in result.err
+    result = invoke(base_env(api), [*BASE, "--callback-status", "update"])
+    assert result.exit_code == 3
+    assert "not waiting" in result.stderr
 
 
 def test_a_406_after_a_429_is_a_refusal(api: HTTPServer) -> None:
@@ -228,23 +227,23 @@ def test_a_406_after_a_429_is_a_refusal(api: HTTPServer) -> None:
     api.expect_ordered_request(PATH, method="POST").respond_with_json(
         {"message": "Workflow block is not waiting for callback"}, status=406
     )
-    result = invoke([*BASE, "--callback-status", "failure"], base_env(api))
-    assert result.code == 3
+    result = invoke(base_env(api), [*BASE, "--callback-status", "failure"])
+    assert result.exit_code == 3
     assert len(requests_to(api, PATH)) == 2
 
 
 def test_403_names_the_edit_workflow_runs_permission(api: HTTPServer) -> None:
     api.expect_request(PATH, method="POST").respond_with_json({"message": "Forbidden"}, status=403)
-    result = invoke([*BASE, "--callback-status", "success"], base_env(api))
-    assert result.code == 3
-    assert "Edit workflow runs" in result.err
+    result = invoke(base_env(api), [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 3
+    assert "Edit workflow runs" in result.stderr
 
 
 def test_5xx_past_the_timeout_is_exit_3_and_says_a_retry_is_safe(api: HTTPServer) -> None:
     api.expect_request(PATH, method="POST").respond_with_data("", status=503)
-    result = invoke([*BASE, "--callback-status", "success", "--timeout", "20s"], base_env(api))
-    assert result.code == 3
-    assert "Sending the callback again is safe" in result.err
+    result = invoke(base_env(api), [*BASE, "--callback-status", "success", "--timeout", "20s"])
+    assert result.exit_code == 3
+    assert "Sending the callback again is safe" in result.stderr
     assert len(requests_to(api, PATH)) >= 2
 
 
@@ -253,10 +252,10 @@ def test_path_segments_are_encoded(api: HTTPServer) -> None:
     # werkzeug decodes %2F before matching, so match loosely and check the raw request line.
     api.expect_request(re.compile(r".*/callback/.*"), method="POST").respond_with_json({})
     result = invoke(
-        ["callback", "--workflow", "a/b", "--callback-id", "..", "--callback-status", "success"],
         base_env(api),
+        ["callback", "--workflow", "a/b", "--callback-id", "..", "--callback-status", "success"],
     )
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert api.log[0][0].environ["RAW_URI"] == "/api/v1/workflows/a%2Fb/callback/%2E%2E"
 
 
@@ -264,39 +263,39 @@ def test_the_token_never_shows(api: HTTPServer) -> None:
     """A message that echoes the token is sent as given but masked everywhere we print."""
     api.expect_request(PATH, method="POST").respond_with_json({})
     result = invoke(
-        [*BASE, "--callback-status", "success", "--message", f"oops {TOKEN}"], base_env(api)
+        base_env(api), [*BASE, "--callback-status", "success", "--message", f"oops {TOKEN}"]
     )
-    assert result.code == 0
+    assert result.exit_code == 0
     assert TOKEN not in result.log
 
 
 def test_json_prints_what_was_sent_and_the_answer(api: HTTPServer) -> None:
     api.expect_request(PATH, method="POST").respond_with_json({})
     result = invoke(
-        [*BASE, "--callback-status", "success", "--response", "key=s3cret-value", "--json"],
         base_env(api),
+        [*BASE, "--callback-status", "success", "--response", "key=s3cret-value", "--json"],
     )
-    assert result.code == 0
-    data = json.loads(result.out)
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
     assert data["status"] == "SUCCESS"
     assert data["httpStatus"] == 200
     assert data["responseKeys"] == ["key"]
-    assert "s3cret-value" not in result.out + result.err
+    assert "s3cret-value" not in result.log
 
 
 def test_help_lists_the_inputs_and_exit_codes() -> None:
-    result = invoke(["callback", "--help"], {})
-    assert result.code == 0
+    result = invoke({}, ["callback", "--help"])
+    assert result.exit_code == 0
     for flag in ("--callback-id", "--callback-status", "--message", "--response", "--workflow"):
-        assert flag in result.out
-    assert "Edit workflow runs" in result.out
-    assert "exit codes:" in result.out
+        assert flag in result.stdout
+    assert "Edit workflow runs" in result.stdout
+    assert "exit codes:" in result.stdout
 
 
 def test_a_misspelt_flag_is_named_with_the_right_one(api: HTTPServer) -> None:
-    result = invoke(["callback", "--callback_id", "C", "--workflow", "W"], base_env(api))
-    assert result.code == 2
-    assert "did you mean --callback-id?" in result.err
+    result = invoke(base_env(api), ["callback", "--callback_id", "C", "--workflow", "W"])
+    assert result.exit_code == 2
+    assert "did you mean --callback-id?" in result.stderr
     assert api.log == []
 
 
@@ -305,18 +304,18 @@ def test_a_callback_id_that_starts_with_a_dash_is_taken_as_the_id(api: HTTPServe
     (found by the round trip, where the emulator handed out such an id)."""
     api.expect_request(re.compile(r".*/callback/.*"), method="POST").respond_with_json({})
     result = invoke(
-        ["callback", "--workflow", "W", "--callback-id", "-x1_y", "--callback-status", "success"],
         base_env(api),
+        ["callback", "--workflow", "W", "--callback-id", "-x1_y", "--callback-status", "success"],
     )
-    assert result.code == 0, result.log
+    assert result.exit_code == 0, result.log
     assert api.log[0][0].path == "/api/v1/workflows/W/callback/-x1_y"
 
 
 def test_a_forgotten_callback_id_is_not_filled_with_the_next_flag(api: HTTPServer) -> None:
     result = invoke(
-        ["callback", "--workflow", "W", "--callback-id", "--callback-status", "success"],
         base_env(api),
+        ["callback", "--workflow", "W", "--callback-id", "--callback-status", "success"],
     )
-    assert result.code == 2
-    assert "--callback-id: expected one argument" in result.err
+    assert result.exit_code == 2
+    assert "--callback-id: expected one argument" in result.stderr
     assert api.log == []

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from cortex_action.emulator import EmulatorServer
-
-from .helpers import invoke
+from tests.support import invoke
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -87,6 +86,7 @@ def round_trip(emu: EmulatorServer, status: str, message: str) -> tuple[int, dic
     return follower.returncode, json.loads(out), err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("status", "exit_code", "run_status"), [("success", 0, "COMPLETED"), ("failure", 1, "FAILED")]
 )
@@ -105,6 +105,7 @@ def test_run_follows_the_workflow_through_a_callback_from_another_process(
     assert len(posts) == 1
 
 
+@pytest.mark.slow
 def test_a_second_final_callback_is_refused(emulator: EmulatorServer) -> None:
     """success and failure are taken once: the block is no longer waiting, 406, exit 3."""
     code, result, _ = round_trip(emulator, "success", "done")
@@ -137,17 +138,17 @@ CALLBACK_PATH = "/api/v1/workflows/*/callback/*"
 
 def paused(emu: EmulatorServer) -> tuple[str, str]:
     env = {"CORTEX_API_TOKEN": emu.token, "CORTEX_BASE_URL": emu.url, "GIT_COMMIT": SHA}
-    result = invoke(["run", "--workflow", "await-callback", "--no-wait", "--json"], env)
-    assert result.code == 0, result.log
-    run_id: str = json.loads(result.out)["runId"]
+    result = invoke(env, ["run", "--workflow", "await-callback", "--no-wait", "--json"])
+    assert result.exit_code == 0, result.log
+    run_id: str = json.loads(result.stdout)["runId"]
     return run_id, emu.wait_for_callback(run_id, timeout=10)
 
 
 def send(emu: EmulatorServer, callback_id: str, status: str) -> tuple[int, str]:
     env = {"CORTEX_API_TOKEN": emu.token, "CORTEX_BASE_URL": emu.url, "GIT_COMMIT": SHA}
     args = ["--workflow", "await-callback", "--callback-id", callback_id]
-    result = invoke(["callback", *args, "--callback-status", status], env)
-    return result.code, result.log
+    result = invoke(env, ["callback", *args, "--callback-status", status])
+    return result.exit_code, result.log
 
 
 @pytest.mark.parametrize("fault", [{"drop": "after"}, {"status": 502, "commit": True}])
@@ -192,6 +193,6 @@ def test_a_token_without_edit_workflow_runs_is_refused(emulator: EmulatorServer)
     _, callback_id = paused(emulator)
     env = {"CORTEX_API_TOKEN": "emulator-view-only", "CORTEX_BASE_URL": emulator.url}
     args = ["--workflow", "await-callback", "--callback-id", callback_id]
-    result = invoke(["callback", *args, "--callback-status", "success"], env)
-    assert result.code == 3
-    assert "Edit workflow runs" in result.err
+    result = invoke(env, ["callback", *args, "--callback-status", "success"])
+    assert result.exit_code == 3
+    assert "Edit workflow runs" in result.stderr

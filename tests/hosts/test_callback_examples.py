@@ -13,7 +13,7 @@ import yaml
 
 from cortex_action.emulator import EmulatorServer
 from cortex_action.inputs import INPUTS
-from tests.commands.helpers import invoke
+from tests.support import invoke
 
 from .test_examples import EXAMPLES, ROOT, load_yaml, matches_schema, passes, tool
 
@@ -32,9 +32,9 @@ def cortex_names() -> set[str]:
 def paused_run(emu: EmulatorServer) -> tuple[str, str]:
     """A run of await-callback whose async HTTP block waits: its id and the callback id."""
     env = {"CORTEX_API_TOKEN": emu.token, "CORTEX_BASE_URL": emu.url, "GIT_COMMIT": SHA}
-    result = invoke(["run", "--workflow", "await-callback", "--no-wait", "--json"], env)
-    assert result.code == 0, result.log
-    run_id = re.search(r'"runId": "([^"]+)"', result.out)
+    result = invoke(env, ["run", "--workflow", "await-callback", "--no-wait", "--json"])
+    assert result.exit_code == 0, result.log
+    run_id = re.search(r'"runId": "([^"]+)"', result.stdout)
     assert run_id
     return run_id.group(1), emu.wait_for_callback(run_id.group(1), timeout=10)
 
@@ -105,8 +105,8 @@ def run_github_step(
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
         "INPUT_BASE-URL": emu.url,
     }
-    result = invoke([], env)
-    return result.code
+    result = invoke(env)
+    return result.exit_code
 
 
 def test_github_callback_example_runs(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -152,8 +152,8 @@ def test_gitlab_callback_example_runs_its_after_script(emulator: EmulatorServer)
         "CORTEX_CALLBACK_ID": callback_id,
         "CORTEX_WORKFLOW": "await-callback",
     }
-    result = invoke(argv[1:], env)
-    assert result.code == 0, result.log
+    result = invoke(env, argv[1:])
+    assert result.exit_code == 0, result.log
     run = emulator.wait_for_status(run_id, "FAILED", timeout=10)
     block = next(a for a in run["actions"] if a["state"].get("callbackId"))
     assert block["state"]["errorMessage"] == (
