@@ -319,3 +319,14 @@ def test_a_forgotten_callback_id_is_not_filled_with_the_next_flag(api: HTTPServe
     assert result.exit_code == 2
     assert "--callback-id: expected one argument" in result.stderr
     assert api.log == []
+
+
+def test_a_web_page_is_not_taken_for_cortex_taking_the_callback(api: HTTPServer) -> None:
+    """base-url pointing at the web app answers 200 with a page: that is not a callback taken."""
+    api.expect_request(PATH, method="POST").respond_with_data(
+        "<!doctype html><html><title>Cortex</title></html>", content_type="text/html"
+    )
+    result = invoke(base_env(api), [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 3
+    assert "web page" in result.stderr
+    assert "Cortex took callback" not in result.log
