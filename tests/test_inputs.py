@@ -199,7 +199,7 @@ def test_a_bad_command_input_is_named_and_a_secret_there_is_not_shown(
     without saying how the emulator is started."""
     result = invoke(env, argv)
     assert result.exit_code == 2, result.log
-    assert "command: expected 'run', 'get', 'wait' or 'list'" in result.log
+    assert "command: expected 'run', 'get', 'wait', 'list' or 'callback'" in result.log
     assert says in result.log
     assert "S3CRET" not in result.log
 
