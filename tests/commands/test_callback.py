@@ -144,7 +144,8 @@ def test_update_can_be_sent_many_times(api: HTTPServer) -> None:
 def test_bad_values_are_exit_2_with_nothing_sent(
     api: HTTPServer, args: list[str], named: str
 ) -> None:
-    result = invoke(base_env(api), [*BASE, *args])
+    base = ["callback", "--workflow", "W"] if "--callback-id" in args else BASE
+    result = invoke(base_env(api), [*base, *args])
     assert result.exit_code == 2
     assert named in result.stderr
     assert requests_to(api, PATH) == []
