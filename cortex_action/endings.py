@@ -71,6 +71,8 @@ class Progress:
     entity: str | None = None
     idempotency_key: str | None = None
     key_source: str | None = None
+    # Whether the trigger's answer was an existing run (``identity.replay_of``); None: no trigger.
+    replayed: bool | None = None
     notes: list[str] = field(default_factory=list)
     compared: str | None = None  # how the run's duration compared with its history
     # Whether a trigger may have reached Cortex without a definite answer: one in flight now,
@@ -110,6 +112,7 @@ class Progress:
             entity=self.entity,
             idempotency_key=self.idempotency_key,
             key_source=self.key_source,
+            replayed=self.replayed,
             duration=self.clock() - self.started,
             started_at=self.started_at,
             job_url=self.job_url,
@@ -126,9 +129,25 @@ class Progress:
         return Ending(exit_code, report=report, closing=closing, failure=failure)
 
 
-def retry_advice(progress: Progress, *, run_known: bool) -> str:
-    """What repeating the job does, true on this host (GitHub: a re-run is a new attempt)."""
+def retry_advice(progress: Progress, *, run_known: bool, ended: bool = False) -> str:
+    """What repeating the job does, true on this host: the one place every failing or
+    interrupted message takes it from. On GitHub a re-run is a new attempt (a new key, a new
+    run); on GitLab, Jenkins and locally a retried job sends the same key, so Cortex returns the
+    same run. ``ended``: the run has ended (failed), so returning it again changes nothing."""
+    if progress.command != "run":
+        return "Re-running this job reads the same run again (the same `run-id`); it starts no run."
     key = progress.idempotency_key
+    if run_known and ended:
+        if progress.retry_sends_same_key:
+            return (
+                f"Retrying this job sends the same idempotency key ({key}): Cortex returns this "
+                "same run, and no new run starts. To run the workflow again, give a new "
+                '`idempotency-key` (docs/hosts.md, "Deploy the same commit again").'
+            )
+        return (
+            "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
+            "new run."
+        )
     if run_known:
         if progress.retry_sends_same_key:
             return (

@@ -57,6 +57,11 @@ def run_summary(report: Report) -> str:
     if report.idempotency_key:
         source = f" ({markdown_text(report.key_source, 300)})" if report.key_source else ""
         lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)}{source} |")
+    if report.replayed is not None:
+        lines.append(
+            "| New run | "
+            + ("no: Cortex returned an existing run for this key |" if report.replayed else "yes |")
+        )
     lines.append(f"| Exit code | {report.exit_code} |")
     if report.job_url:
         # A link only when the URL can't break out of it; it comes from the CI's environment.

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.support import base_env, github_env, invoke, query_of, requests_to, tagged_run
+from tests.support import base_env, github_env, invoke, query_of, tagged_run
 
 LIST_PATH = "/api/v1/workflows/runs"
 
