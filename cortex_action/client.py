@@ -178,17 +178,24 @@ class CortexClient:
             nonlocal attempts
             attempts += 1
 
-        answer = self._call(
-            "POST",
-            url,
-            what=f"triggering workflow {workflow!r}",
-            deadline=deadline,
-            json_body=dict(body),
-            headers={"Idempotency-Key": idempotency_key},
-            trigger=True,
-            on_attempt=on_attempt,
-            watch=watch,
-        )
+        try:
+            answer = self._call(
+                "POST",
+                url,
+                what=f"triggering workflow {workflow!r}",
+                deadline=deadline,
+                json_body=dict(body),
+                headers={"Idempotency-Key": idempotency_key},
+                trigger=True,
+                on_attempt=on_attempt,
+                watch=watch,
+            )
+        except ApiError as error:
+            if error.status_code == 409:  # a conflict (a busy 409 is retried, not raised here)
+                raise _with_hint(
+                    error, f"The idempotency key sent: {idempotency_key}. {HINTS[409]}"
+                ) from None
+            raise
         run = parse_run(answer.payload, what="the trigger's answer")
         marker = answer.headers.get(REPLAY_HEADER, "").strip().lower() == "true"
         return Triggered(run, replay_marker=marker, attempts=max(1, attempts))
@@ -385,16 +392,7 @@ class CortexClient:
         error = api_error(response)
         busy = trigger and status == 409 and is_busy(error)
         if busy:  # the hint of a 409 is the conflict's; a busy one says it waited for a slot
-            error = ApiError(
-                status,
-                error.api_message,
-                method=error.method,
-                url=error.url,
-                details=error.details,
-                request_id=error.request_id,
-                hint=BUSY_HINT,
-                retry_after=error.retry_after,
-            )
+            error = _with_hint(error, BUSY_HINT)
         if status == 429 or busy:
             # Busy, not broken: the rate limit, or (for a trigger) the limit of 5 runs at once.
             # Retried until `timeout`, however long that is, never against the attempt budget.
@@ -402,6 +400,19 @@ class CortexClient:
         if status in RETRY_STATUSES:
             raise Transient(error, retry_after=error.retry_after)
         raise error
+
+
+def _with_hint(error: ApiError, hint: str) -> ApiError:
+    return ApiError(
+        error.status_code,
+        error.api_message,
+        method=error.method,
+        url=error.url,
+        details=error.details,
+        request_id=error.request_id,
+        hint=hint,
+        retry_after=error.retry_after,
+    )
 
 
 def _same_run(run: Run, run_id: str) -> Run:

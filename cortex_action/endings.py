@@ -62,6 +62,7 @@ class Progress:
     # On GitHub a re-run is a new attempt, hence a new key; elsewhere a retried job sends the
     # same key (the host adapter says which).
     retry_sends_same_key: bool = True
+    key_given: bool = False  # the `idempotency-key` input: sent again as it is on any host
     command: str = ""
     workflow: str = ""
     started: float = 0.0
@@ -137,6 +138,13 @@ def retry_advice(progress: Progress, *, run_known: bool, ended: bool = False) ->
     if progress.command != "run":
         return "Re-running this job reads the same run again (the same `run-id`); it starts no run."
     key = progress.idempotency_key
+    if progress.key_given:
+        # The input is sent again as it is; whether its value changes is the pipeline's choice.
+        same = "this same run" if run_known else "the run this trigger may have started"
+        return (
+            f"Retrying this job sends the `idempotency-key` input again: while its value stays "
+            f"{key}, Cortex returns {same} and starts no other."
+        )
     if run_known and ended:
         if progress.retry_sends_same_key:
             return (

@@ -54,6 +54,9 @@ def run(ctx: Context[RunSettings]) -> Ending:
     progress.scope = body["scope"]["type"]
     progress.entity = settings.entity
     progress.idempotency_key, progress.key_source = key.value, key.source
+    progress.key_given = bool(settings.idempotency_key)
+    if key.random:  # a repeat makes another random key, whatever the host
+        progress.retry_sends_same_key = False
     scope = "GLOBAL scope" if not settings.entity else f"entity {log_text(settings.entity, 200)}"
     ctx.host.info(
         f"Triggering Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
