@@ -30,11 +30,15 @@ CLOCK_SKEW = dt.timedelta(seconds=60)
 # values of its own kind: a tag asked for and only a CID answered prove nothing.
 _CID = re.compile(r"[a-z]{2}(?=[0-9a-f]*\d)[0-9a-f]{6,}")
 
-TAG, CID = "tag", "cid"
+TAG, CID, NUMBER = "tag", "cid", "number"
 
 
 def _kind(value: str) -> str:
-    return CID if _CID.fullmatch(value.strip().lower()) else TAG
+    """A CID, a number (an internal id such as the web app's: never a tag or a CID), or a tag."""
+    text = value.strip().lower()
+    if text.isdigit():
+        return NUMBER
+    return CID if _CID.fullmatch(text) else TAG
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,19 @@ class _Names:
         names: tuple[str, ...],
     ) -> _Names:
         ids: dict[str, str] = {}
+        shown = [as_text(_at(raw, path)) for path in names]
         for paths, kind in ((tags, TAG), (cids, CID), (either, None)):
             for path in paths:
                 text = as_text(_at(raw, path))
-                if text and text not in ids:
-                    ids[text] = kind or _kind(text)
-        found = (as_text(_at(raw, path)) for path in names)
-        return cls(tuple(ids.items()), tuple(dict.fromkeys(t for t in found if t)))
+                if not text or text in ids:
+                    continue
+                if any(c.isspace() for c in text):  # tags and CIDs have no spaces: a name
+                    shown.append(text)
+                elif kind is None or _kind(text) == NUMBER:
+                    ids[text] = _kind(text)
+                else:
+                    ids[text] = kind
+        return cls(tuple(ids.items()), tuple(dict.fromkeys(t for t in shown if t)))
 
     def matches(self, given: str) -> bool:
         wanted = given.strip().casefold()
@@ -89,7 +99,8 @@ class _Names:
         if self.matches(given):
             return False
         kinds = {kind for _, kind in self.ids}
-        return _kind(given) in kinds or kinds == {TAG, CID}
+        kind = _kind(given)
+        return kind in kinds or (kind != NUMBER and {TAG, CID} <= kinds)
 
     def describe(self) -> str:
         shown = [v for v, _ in self.ids] + list(self.names)
