@@ -71,6 +71,7 @@ def test_a_second_identical_trigger_says_it_started_no_new_run(world: World) -> 
     assert "Cortex returned an existing run for this key: no new run was started" in second.log
     assert "Idempotent-Replayed: true" in second.log
     assert "no: Cortex returned an existing run for this key" in second.summary
+    assert "(an existing run: no new run was started) COMPLETED" in second.summary
     assert len(world.emu.runs) == 1
 
 

@@ -129,8 +129,10 @@ def follow(
         return progress.ended(
             ExitCode.OK, f"Run {final.id} is PAUSED; on-paused is `succeed`, so this step passes."
         )
+    # A replay's end is an earlier request's: the last line says so, not just "COMPLETED in 1s".
+    existing = " (an existing run: no new run was started)" if progress.replayed else ""
     if final.outcome is Outcome.SUCCESS:
-        return progress.ended(ExitCode.OK, f"Run {final.id} COMPLETED in {took}.")
+        return progress.ended(ExitCode.OK, f"Run {final.id}{existing} COMPLETED in {took}.")
     reasons = [
         f"{log_text(block.name, 200)}: {log_text(block.error or block.status or 'failed', 2000)}"
         for block in final.failed_blocks
@@ -138,7 +140,7 @@ def follow(
     detail = ("\n" + "\n".join(f"  - {r}" for r in reasons)) if reasons else ""
     return _failed(
         ctx,
-        f"Run {final.id} ended {log_text(final.status, 100)} after {took}.{detail}\n"
+        f"Run {final.id}{existing} ended {log_text(final.status, 100)} after {took}.{detail}\n"
         f"Open it in Cortex: {ctx.runs_url}\n" + retry_advice(progress, run_known=True, ended=True),
     )
 

@@ -178,6 +178,13 @@ def list_runs(ctx: Context[ListSettings]) -> Ending:
         if more
         else None
     )
+    if not runs and settings.workflows:
+        # Sent as given, with no lookup: Cortex does not say whether it knows the workflow.
+        note = (
+            "No runs of "
+            + ", ".join(log_text(w, 200) for w in settings.workflows)
+            + " in the last 30 days matched: check the workflow's tag or id if you expected some."
+        )
     outputs, slimmed = list_outputs(runs)
     warnings: tuple[Failure, ...] = ()
     if slimmed:
