@@ -33,7 +33,6 @@ REPORT = Report(
     entity="svc",
     idempotency_key="key-1",
     key_source="derived",
-    replayed=False,
     duration=65.2,
     job_url="https://ci.example.com/job/1",
     notes=("A note.",),

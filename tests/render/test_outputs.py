@@ -19,7 +19,7 @@ from tests.render.samples import RAW_RUN, report, run_with
 
 def test_run_outputs_carry_the_facts_and_the_run() -> None:
     """The six outputs, in order, with the run as Cortex sent it in ``result``."""
-    outputs = run_outputs(report())
+    outputs = run_outputs(report(replayed=False))
     assert list(outputs) == [
         "run-id",
         "status",
@@ -46,7 +46,8 @@ def test_unknown_values_are_empty_strings() -> None:
 
 def test_outputs_and_variables_carry_the_same_facts() -> None:
     """Each fact reads the same under its output name and its variable name."""
-    outputs, variables = run_outputs(report()), result_variables(report())
+    outputs = run_outputs(report(replayed=False))
+    variables = result_variables(report(replayed=False))
     assert list(variables) == [variable for _, _, variable in RESULT_FACTS]
     for _, output, variable in RESULT_FACTS:
         assert outputs[output] == variables[variable] != ""
