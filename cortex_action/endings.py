@@ -130,6 +130,36 @@ class Progress:
         return Ending(exit_code, report=report, closing=closing, failure=failure)
 
 
+# What repeating the job does, by what is known of the run and whether a repeat sends the same
+# key: (situation, same key) -> advice; ``{key}`` is the key this job sent.
+_ADVICE: dict[tuple[str, bool], str] = {
+    ("ended", True): (
+        "Retrying this job sends the same idempotency key ({key}): Cortex returns this same run, "
+        "and no new run starts. To run the workflow again, give a new `idempotency-key` "
+        '(docs/hosts.md, "Deploy the same commit again").'
+    ),
+    ("ended", False): (
+        "A re-run of this job is a new attempt: it sends a new idempotency key and starts a new "
+        "run."
+    ),
+    ("known", True): (
+        "Retrying this job follows the same run (it sends the same idempotency key); or follow "
+        "it with `cortex-action wait` and its run id."
+    ),
+    ("known", False): (
+        "A re-run of this job is a new attempt: it sends a new idempotency key and starts a new "
+        "run. To follow this run instead, use `command: wait` with its `run-id`."
+    ),
+    ("unconfirmed", True): (
+        "Retrying this job sends the same idempotency key ({key}), so it cannot start a second run."
+    ),
+    ("unconfirmed", False): (
+        "A re-run of this job is a new attempt with a new idempotency key, and would start a "
+        "second run if this one started: look in Cortex first (the key of this attempt: {key})."
+    ),
+}
+
+
 def retry_advice(progress: Progress, *, run_known: bool, ended: bool = False) -> str:
     """What repeating the job does, true on this host: the one place every failing or
     interrupted message takes it from. On GitHub a re-run is a new attempt (a new key, a new
@@ -145,36 +175,8 @@ def retry_advice(progress: Progress, *, run_known: bool, ended: bool = False) ->
             f"Retrying this job sends the `idempotency-key` input again: while its value stays "
             f"{key}, Cortex returns {same} and starts no other."
         )
-    if run_known and ended:
-        if progress.retry_sends_same_key:
-            return (
-                f"Retrying this job sends the same idempotency key ({key}): Cortex returns this "
-                "same run, and no new run starts. To run the workflow again, give a new "
-                '`idempotency-key` (docs/hosts.md, "Deploy the same commit again").'
-            )
-        return (
-            "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
-            "new run."
-        )
-    if run_known:
-        if progress.retry_sends_same_key:
-            return (
-                "Retrying this job follows the same run (it sends the same idempotency key); "
-                "or follow it with `cortex-action wait` and its run id."
-            )
-        return (
-            "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
-            "new run. To follow this run instead, use `command: wait` with its `run-id`."
-        )
-    if progress.retry_sends_same_key:
-        return (
-            f"Retrying this job sends the same idempotency key ({key}), so it cannot start a "
-            "second run."
-        )
-    return (
-        "A re-run of this job is a new attempt with a new idempotency key, and would start a "
-        f"second run if this one started: look in Cortex first (the key of this attempt: {key})."
-    )
+    situation = ("ended" if ended else "known") if run_known else "unconfirmed"
+    return _ADVICE[situation, progress.retry_sends_same_key].format(key=key)
 
 
 def for_error(

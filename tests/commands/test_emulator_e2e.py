@@ -88,8 +88,8 @@ def test_run_then_get_wait_and_list(world: World) -> None:
     assert world.list_queries()[-1]["workflowIds"] == ["deploy-service"]
     # An unknown tag is sent as given too: no runs, and a hint to check it.
     unknown = world.cli("list", "--workflow", "deploy-servise")
-    assert unknown.code == 0
-    assert "check the workflow's tag or id" in unknown.err
+    assert unknown.exit_code == 0
+    assert "check the workflow's tag or id" in unknown.stderr
     assert world.list_ids("--workflow", "scaffold-repo") == []
     assert world.list_ids("--entity", "service-frontend", "--status", "completed") == [run_id]
     assert world.list_ids("--entity", "service-backend") == []
