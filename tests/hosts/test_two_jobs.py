@@ -63,6 +63,7 @@ def test_two_jobs_two_entities_start_two_runs_and_each_follows_its_own(
     assert "CORTEX_IDEMPOTENCY_KEY" not in report
     assert report["CORTEX_RUN_IDEMPOTENCY_KEY"] == f"deploy-{SHA}-101"
 
+    before = len(emulated.requests)
     job2 = gitlab_job(
         emulated, tmp_path / "job2", job_id="102", entity="service-backend", inherited=report
     )
@@ -76,7 +77,11 @@ def test_two_jobs_two_entities_start_two_runs_and_each_follows_its_own(
     keys = [r["headers"]["idempotency-key"] for r in emulated.requests if r["method"] == "POST"]
     assert keys == [f"deploy-{SHA}-101", f"deploy-{SHA}-102"]
     # Job 2 polled only its own run.
-    polled = {r["path"].rsplit("/", 1)[-1] for r in emulated.requests[2:] if r["method"] == "GET"}
+    polled = {
+        r["path"].rsplit("/", 1)[-1]
+        for r in emulated.requests[before:]
+        if r["method"] == "GET" and "/runs/" in r["path"]
+    }
     assert polled == {mine["CORTEX_RUN_ID"]}
     assert mine["CORTEX_RUN_REPLAYED"] == "false"
 
