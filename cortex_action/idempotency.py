@@ -7,8 +7,8 @@ starting a second run, while "Re-run job" (a new attempt number) starts a fresh 
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
