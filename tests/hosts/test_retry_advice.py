@@ -110,6 +110,7 @@ def test_interruption_messages_follow_the_host(host: type[Host], same_key: bool)
     before = retry_advice(progress, run_known=False)
     after = retry_advice(progress, run_known=True)
     # Interrupted while the trigger was in flight: the one error line says it too.
+    progress.trigger_sending()  # the trigger is on its way: Cortex may start the run
     ending = for_error(Interrupted(15), 143, progress)
     assert before in interrupted_message(ending, progress)
     if same_key:
