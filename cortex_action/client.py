@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
 from cortex_action import __version__
-from cortex_action.errors import ApiError, TransportError
+from cortex_action.errors import ApiError, CortexError, ForeignRun, TransportError
 from cortex_action.models import ListPage, Run, as_text, parse_page, parse_run
 from cortex_action.retry import (
     Clock,
@@ -26,8 +26,21 @@ from cortex_action.sanitize import log_text
 from cortex_action.transport import AnswerTooLarge, read_bounded
 
 USER_AGENT = f"cortex-action/{__version__}"
-# 409 on a trigger is how a tenant at its limit of 5 concurrent runs may answer [unknown].
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A 409 on a trigger is "busy" (the limit of 5 concurrent runs [unknown]) only when it says so:
+# a Retry-After, or a message about the limit. Any other 409 is a conflict, final at once.
+_BUSY_WORDS = re.compile(
+    r"concurren|at once|at the same time|simultaneous|runs? (?:is|are) (?:already )?running"
+    r"|too many (?:workflow )?runs|free slot|run limit|limit of \d+",
+    re.IGNORECASE,
+)
+# Polls are GETs: retried until the deadline, waiting at most this long between two, so that a
+# recovering Cortex is seen within about 15 s.
+POLL_MAX_DELAY = 15.0
+# How long after an accepted trigger a 404 on its run is read-after-write lag, not a wrong id.
+LAG_WINDOW = 30.0
+# Stripe's replay marker; what Cortex sends is [unknown], the emulator sends this one.
+REPLAY_HEADER = "idempotent-replayed"
 
 HINTS: dict[int, str] = {
     400: (
@@ -45,8 +58,11 @@ HINTS: dict[int, str] = {
         "for the tenant."
     ),
     409: (
-        "Cortex runs at most 5 workflow runs at once (paused runs don't count): the trigger "
-        "was retried with the same idempotency key, waiting for a free slot, until `timeout`."
+        "Cortex refused the trigger as a conflict (not a wait for a free slot, so it was not "
+        "retried). If it says the idempotency key was used before for another request, give "
+        "this request a key of its own: set `idempotency-key` to a value that names this "
+        "workflow, entity and pipeline, or leave it empty to derive one from the commit and the "
+        "request. Otherwise change what the message names."
     ),
     429: (
         "Cortex's rate limit, or its limit of 5 workflow runs at once: the request was retried "
@@ -89,6 +105,50 @@ class CallbackAnswer:
     # Set when Cortex answered 406 after an earlier attempt of ours got no answer (a 5xx or a
     # broken connection): that attempt was received, and this is why we think so.
     landed_earlier: str | None = None
+
+
+BUSY_HINT = (
+    "Cortex runs at most 5 workflow runs at once (paused runs don't count): the trigger was "
+    "retried with the same idempotency key, waiting for a free slot, until `timeout`."
+)
+
+
+def is_busy(error: ApiError) -> bool:
+    """Whether a trigger's 409 means "no free slot, come back later" rather than a conflict."""
+    if error.retry_after is not None:
+        return True
+    text = " ".join(t for t in (error.api_message, error.details) if t)
+    return _BUSY_WORDS.search(text) is not None
+
+
+def poll_is_transient(error: CortexError, *, lag: bool) -> bool:
+    """Whether a failed poll is worth another look (until the deadline): the one place that
+    classifies them. A poll is a GET, so repeating it changes nothing in Cortex: no answer, a
+    garbled one, a 2xx that is not a run, 5xx and 429 are retried; a 404 only while ``lag`` (just
+    after an accepted trigger, the run may not be readable yet). Everything else is final,
+    and so is an answer about another run (``ForeignRun``)."""
+    if isinstance(error, ForeignRun | WrongHost):  # another run; not the API at all (issue 12)
+        return False
+    if isinstance(error, ApiError):
+        if error.status_code == 404:
+            return lag
+        return error.status_code in RETRY_STATUSES
+    return isinstance(error, TransportError)
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """The trigger's answer: the run, and what tells whether Cortex replayed an earlier one."""
+
+    run: Run
+    replay_marker: bool  # the answer carried `Idempotent-Replayed: true`
+    attempts: int  # how many times the trigger was sent (after 1, a replay may be our own)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    payload: Any
+    headers: httpx.Headers
 
 
 def path_segment(value: str) -> str:
@@ -141,43 +201,70 @@ class CortexClient:
         idempotency_key: str,
         deadline: float,
         watch: TriggerWatch | None = None,
-    ) -> Run:
+    ) -> Triggered:
         """Start a run. Retried only because the idempotency key makes a retry a replay."""
         url = f"{self._root}/workflows/{path_segment(workflow)}/runs"
-        payload = self._call(
-            "POST",
-            url,
-            what=f"triggering workflow {workflow!r}",
-            deadline=deadline,
-            json_body=dict(body),
-            headers={"Idempotency-Key": idempotency_key},
-            extra_retry_statuses=frozenset({409}),
-            watch=watch,
-        )
-        return parse_run(payload, what="the trigger's answer")
+        attempts = 0
+
+        def on_attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+
+        try:
+            answer = self._call(
+                "POST",
+                url,
+                what=f"triggering workflow {workflow!r}",
+                deadline=deadline,
+                json_body=dict(body),
+                headers={"Idempotency-Key": idempotency_key},
+                trigger=True,
+                on_attempt=on_attempt,
+                watch=watch,
+            )
+        except ApiError as error:
+            if error.status_code == 409:  # a conflict (a busy 409 is retried, not raised here)
+                raise _with_hint(
+                    error, f"The idempotency key sent: {idempotency_key}. {HINTS[409]}"
+                ) from None
+            raise
+        run = parse_run(answer.payload, what="the trigger's answer")
+        marker = answer.headers.get(REPLAY_HEADER, "").strip().lower() == "true"
+        return Triggered(run, replay_marker=marker, attempts=max(1, attempts))
 
     def get_run(self, workflow: str, run_id: str, *, deadline: float) -> Run:
-        url = f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
-        payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline)
-        run = parse_run(payload, what=f"run {run_id}")
-        if run.id.lower() != run_id.lower():
-            # Never start reporting another run's status and id as if it were ours.
-            raise TransportError(
-                f"Cortex answered a request for run {run_id} with another run, "
-                f"{log_text(run.id, 100)!r}; cannot trust this answer."
-            )
+        """One read of a run (``get``, and the first look of ``wait``): the retry budget applies."""
+        url = self._run_url(workflow, run_id)
+        payload = self._call("GET", url, what=f"reading run {run_id}", deadline=deadline).payload
+        return _same_run(parse_run(payload, what=f"run {run_id}"), run_id)
+
+    def poll_run(
+        self, workflow: str, run_id: str, *, deadline: float, accepted_at: float | None = None
+    ) -> Run:
+        """A poll while following a run: transient failures (``poll_is_transient``) are retried
+        until ``deadline``, however many; ``accepted_at`` (a clock time) is when the trigger was
+        accepted, for the read-after-write lag of a 404 just after it."""
+        url = self._run_url(workflow, run_id)
+
+        def parse(answer: _Answer) -> Run:
+            return _same_run(parse_run(answer.payload, what=f"run {run_id}"), run_id)
+
+        def transient(error: CortexError) -> bool:
+            lag = accepted_at is not None and self._clock() - accepted_at < LAG_WINDOW
+            return poll_is_transient(error, lag=lag)
+
+        run: Run = self._call(
+            "GET",
+            url,
+            what=f"reading run {run_id}",
+            deadline=deadline,
+            parse=parse,
+            until_deadline=transient,
+        )
         return run
 
-    def get_workflow(self, workflow: str, *, deadline: float) -> dict[str, Any]:
-        """A workflow's definition [seen]; ``list`` reads its ``id`` for ``workflowIds``."""
-        url = f"{self._root}/workflows/{path_segment(workflow)}"
-        payload = self._call("GET", url, what=f"reading workflow {workflow!r}", deadline=deadline)
-        if not isinstance(payload, dict):
-            raise TransportError(
-                f"Cortex answered with JSON that is not a workflow ({workflow!r}): "
-                f"expected an object, got {type(payload).__name__}."
-            )
-        return payload
+    def _run_url(self, workflow: str, run_id: str) -> str:
+        return f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
 
     def callback(
         self,
@@ -214,7 +301,7 @@ class CortexClient:
             if status == 406 and final and lost:
                 return CallbackAnswer(status, landed_earlier=lost[-1])
             try:
-                self._decode(response, frozenset(), hints=CALLBACK_HINTS)
+                self._decode(response, hints=CALLBACK_HINTS)
             except Transient as transient:
                 if status >= 500:  # the request may have been processed before the error
                     lost.append(transient.error.message.splitlines()[0])
@@ -235,7 +322,7 @@ class CortexClient:
         self, params: Mapping[str, Any], *, deadline: float, policy: RetryPolicy | None = None
     ) -> ListPage:
         """One page of runs; ``policy`` overrides the client's (a one-shot look-up)."""
-        payload = self._call(
+        answer = self._call(
             "GET",
             f"{self._root}/workflows/runs",
             what="listing runs",
@@ -243,7 +330,7 @@ class CortexClient:
             params=params,
             policy=policy,
         )
-        return parse_page(payload)
+        return parse_page(answer.payload)
 
     # -- one request, retried ------------------------------------------------------------------
 
@@ -257,10 +344,16 @@ class CortexClient:
         json_body: dict[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        extra_retry_statuses: frozenset[int] = frozenset(),
+        trigger: bool = False,
+        parse: Callable[[_Answer], Any] | None = None,
+        until_deadline: Callable[[CortexError], bool] | None = None,
+        on_attempt: Callable[[], None] | None = None,
         policy: RetryPolicy | None = None,
         watch: TriggerWatch | None = None,
     ) -> Any:
+        """One request with retries. ``parse`` reads the answer inside the attempt, so that
+        ``until_deadline`` (polls) can retry an answer that is not what was asked for; with it,
+        every failure it calls transient is retried until ``deadline``, not against the budget."""
         request_headers = {
             "Authorization": f"Bearer {self._token}",
             "Accept": "application/json",
@@ -268,7 +361,9 @@ class CortexClient:
             **(headers or {}),
         }
 
-        def attempt(timeout: float) -> Any:
+        def send(timeout: float) -> Any:
+            if on_attempt is not None:
+                on_attempt()
             if watch is not None:
                 watch.trigger_sending()
             try:
@@ -300,7 +395,25 @@ class CortexClient:
                 ) from None
             if watch is not None:
                 watch.trigger_answered(definite=_started_nothing(response))
-            return self._decode(response, extra_retry_statuses)
+            answer = _Answer(self._decode(response, trigger=trigger), response.headers)
+            return parse(answer) if parse is not None else answer
+
+        policy = policy or self._policy
+        attempt = send
+        if until_deadline is not None:
+            policy = replace(policy, max_delay=min(policy.max_delay, POLL_MAX_DELAY))
+            classify = until_deadline
+
+            def attempt(timeout: float) -> Any:
+                try:
+                    return send(timeout)
+                except Transient as transient:
+                    error, retry_after = transient.error, transient.retry_after
+                except CortexError as final:
+                    error, retry_after = final, getattr(final, "retry_after", None)
+                if classify(error):
+                    raise Transient(error, retry_after, counts=False)
+                raise error
 
         return call_with_retries(
             attempt,
@@ -308,7 +421,7 @@ class CortexClient:
             deadline=deadline,
             clock=self._clock,
             sleep=self._sleep,
-            policy=policy or self._policy,
+            policy=policy,
             notify=self._notify,
         )
 
@@ -358,7 +471,8 @@ class CortexClient:
     def _decode(
         self,
         response: httpx.Response,
-        extra_retry: frozenset[int],
+        *,
+        trigger: bool = False,
         hints: Mapping[int, str] | None = None,
     ) -> Any:
         request = response.request
@@ -390,13 +504,39 @@ class CortexClient:
                 ),
             )
         error = api_error(response, hints)
-        if status == 429 or status in extra_retry:
+        busy = trigger and status == 409 and is_busy(error)
+        if busy:  # the hint of a 409 is the conflict's; a busy one says it waited for a slot
+            error = _with_hint(error, BUSY_HINT)
+        if status == 429 or busy:
             # Busy, not broken: the rate limit, or (for a trigger) the limit of 5 runs at once.
             # Retried until `timeout`, however long that is, never against the attempt budget.
             raise Transient(error, retry_after=error.retry_after, counts=False)
         if status in RETRY_STATUSES:
             raise Transient(error, retry_after=error.retry_after)
         raise error
+
+
+def _with_hint(error: ApiError, hint: str) -> ApiError:
+    return ApiError(
+        error.status_code,
+        error.api_message,
+        method=error.method,
+        url=error.url,
+        details=error.details,
+        request_id=error.request_id,
+        hint=hint,
+        retry_after=error.retry_after,
+    )
+
+
+def _same_run(run: Run, run_id: str) -> Run:
+    if run.id.lower() != run_id.lower():
+        # Never start reporting another run's status and id as if it were ours.
+        raise ForeignRun(
+            f"Cortex answered a request for run {run_id} with another run, "
+            f"{log_text(run.id, 100)!r}; cannot trust this answer. Stopped following it."
+        )
+    return run
 
 
 def _started_nothing(response: httpx.Response) -> bool:

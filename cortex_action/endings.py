@@ -63,6 +63,7 @@ class Progress:
     # On GitHub a re-run is a new attempt, hence a new key; elsewhere a retried job sends the
     # same key (the host adapter says which).
     retry_sends_same_key: bool = True
+    key_given: bool = False  # the `idempotency-key` input: sent again as it is on any host
     command: str = ""
     workflow: str = ""
     started: float = 0.0
@@ -72,6 +73,8 @@ class Progress:
     entity: str | None = None
     idempotency_key: str | None = None
     key_source: str | None = None
+    # Whether the trigger's answer was an existing run (``identity.replay_of``); None: no trigger.
+    replayed: bool | None = None
     notes: list[str] = field(default_factory=list)
     compared: str | None = None  # how the run's duration compared with its history
     # Whether a trigger may have reached Cortex without a definite answer: one in flight now,
@@ -111,6 +114,7 @@ class Progress:
             entity=self.entity,
             idempotency_key=self.idempotency_key,
             key_source=self.key_source,
+            replayed=self.replayed,
             duration=self.clock() - self.started,
             started_at=self.started_at,
             job_url=self.job_url,
@@ -127,30 +131,57 @@ class Progress:
         return Ending(exit_code, report=report, closing=closing, failure=failure)
 
 
-def retry_advice(progress: Progress, *, run_known: bool) -> str:
-    """What repeating the job does, true on this host (GitHub: a re-run is a new attempt)."""
-    key = progress.idempotency_key
-    if run_known:
-        if progress.retry_sends_same_key:
-            return (
-                "Retrying this job follows the same run (it sends the same idempotency key, "
-                "which Cortex keeps for a time it does not publish); or follow it with "
-                "`cortex-action wait` and its run id."
-            )
-        return (
-            "A re-run of this job is a new attempt: it sends a new idempotency key and starts a "
-            "new run. To follow this run instead, use `command: wait` with its `run-id`."
-        )
-    if progress.retry_sends_same_key:
-        return (
-            f"Retrying this job sends the same idempotency key ({key}): Cortex answers with the "
-            "run this key started, if any, instead of starting a second one (for as long as it "
-            "keeps the key: how long is not published)."
-        )
-    return (
+# What repeating the job does, by what is known of the run and whether a repeat sends the same
+# key: (situation, same key) -> advice; ``{key}`` is the key this job sent.
+_ADVICE: dict[tuple[str, bool], str] = {
+    ("ended", True): (
+        "Retrying this job sends the same idempotency key ({key}): Cortex returns this same run "
+        "(while it keeps the key: for how long is not published), and no new run starts. To "
+        "run the workflow again, give a new `idempotency-key` "
+        '(docs/hosts.md, "Deploy the same commit again").'
+    ),
+    ("ended", False): (
+        "A re-run of this job is a new attempt: it sends a new idempotency key and starts a new "
+        "run."
+    ),
+    ("known", True): (
+        "Retrying this job follows the same run (it sends the same idempotency key, which "
+        "Cortex keeps for a time it does not publish); or follow it with `cortex-action wait` "
+        "and its run id."
+    ),
+    ("known", False): (
+        "A re-run of this job is a new attempt: it sends a new idempotency key and starts a new "
+        "run. To follow this run instead, use `command: wait` with its `run-id`."
+    ),
+    ("unconfirmed", True): (
+        "Retrying this job sends the same idempotency key ({key}): Cortex answers with the run "
+        "this key started, if any, instead of starting a second one (for as long as it keeps "
+        "the key: how long is not published)."
+    ),
+    ("unconfirmed", False): (
         "A re-run of this job is a new attempt with a new idempotency key, and would start a "
-        f"second run if this one started: look in Cortex first (the key of this attempt: {key})."
-    )
+        "second run if this one started: look in Cortex first (the key of this attempt: {key})."
+    ),
+}
+
+
+def retry_advice(progress: Progress, *, run_known: bool, ended: bool = False) -> str:
+    """What repeating the job does, true on this host: the one place every failing or
+    interrupted message takes it from. On GitHub a re-run is a new attempt (a new key, a new
+    run); on GitLab, Jenkins and locally a retried job sends the same key, so Cortex returns the
+    same run. ``ended``: the run has ended (failed), so returning it again changes nothing."""
+    if progress.command != "run":
+        return "Re-running this job reads the same run again (the same `run-id`); it starts no run."
+    key = progress.idempotency_key
+    if progress.key_given:
+        # The input is sent again as it is; whether its value changes is the pipeline's choice.
+        same = "this same run" if run_known else "the run this trigger may have started"
+        return (
+            f"Retrying this job sends the `idempotency-key` input again: while its value stays "
+            f"{key}, Cortex returns {same} and starts no other."
+        )
+    situation = ("ended" if ended else "known") if run_known else "unconfirmed"
+    return _ADVICE[situation, progress.retry_sends_same_key].format(key=key)
 
 
 def for_error(

@@ -9,6 +9,7 @@ command returns. What is left is raised, and ``cli.main`` alone turns it into an
     └── CortexError           3   Cortex refused, or could not be reached
         ├── ApiError              an error status, with Cortex's message and request id
         ├── TransportError        no answer: connection, TLS, timeout, a garbled answer
+        ├── ForeignRun            the answer is about another run than the one asked for
         └── RetriesExhausted      transient failures past the retry budget
             └── DeadlineReached   a retry would have slept past ``timeout``
     Interrupted                   130 / 143   SIGINT / SIGTERM (not an Exception: nothing
@@ -105,6 +106,13 @@ class TransportError(CortexError):
     """The request did not get an answer (connection, TLS, timeout, malformed response)."""
 
     title = "Cortex could not be reached"
+
+
+class ForeignRun(CortexError):
+    """Cortex answered with a run that belongs to another request (another workflow, scope or
+    entity, or another run id): never followed, never reported as ours."""
+
+    title = "Cortex answered with another run"
 
 
 class RetriesExhausted(CortexError):

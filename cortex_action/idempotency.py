@@ -15,12 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 RANDOM_PREFIX = "cortex-action-random-"
-_DERIVED = re.compile(r"cortex-action-(?:[0-9a-f]{7,12}-\d+-[0-9a-f]{16}|random-[0-9a-f]{32})")
-
-
-def looks_derived(key: str) -> bool:
-    """Whether ``key`` has the shape of a key this tool derives (from a commit, or random)."""
-    return _DERIVED.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)

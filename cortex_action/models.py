@@ -240,6 +240,24 @@ def parse_row(raw: Mapping[str, Any]) -> RunRow:
     )
 
 
+def _instant(value: str | None) -> dt.datetime | None:
+    """An ISO time with a zone, or epoch seconds or milliseconds; None for anything else."""
+    if value is None:
+        return None
+    try:
+        if value.replace(".", "", 1).isdigit():
+            number = float(value)
+            return dt.datetime.fromtimestamp(number / 1000 if number > 1e11 else number, dt.UTC)
+        return dates.parse_instant(value)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def created_at(raw: Mapping[str, Any]) -> dt.datetime | None:
+    """When the run was created, where the run object says so in a form we can read."""
+    return _instant(_first(raw, "dateCreated", "createdAt", "created", "creationDate"))
+
+
 def ended_at(raw: Mapping[str, Any]) -> str | None:
     """When the run ended, shown like ``RunRow.started``; None while it hasn't (or won't say)."""
     return _when(_first(raw, "dateCompleted", "completedAt", "endedAt"))

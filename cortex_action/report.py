@@ -22,6 +22,7 @@ class Report:
     entity: str | None = None
     idempotency_key: str | None = None
     key_source: str | None = None
+    replayed: bool | None = None  # run: the trigger returned an existing run; None: no trigger
     duration: float | None = None
     started_at: str | None = None  # ISO 8601, UTC
     job_url: str | None = None

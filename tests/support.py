@@ -376,10 +376,11 @@ class EmulatedCortex:
 
 
 @contextmanager
-def emulated_cortex() -> Iterator[EmulatedCortex]:
-    """The default emulator plus ``HOSTILE_WORKFLOW``, on a fake clock starting at the real time."""
+def emulated_cortex(overrides: Mapping[str, Any] | None = None) -> Iterator[EmulatedCortex]:
+    """The default emulator (with ``overrides`` merged in, as ``default_config`` does) plus
+    ``HOSTILE_WORKFLOW``, on a fake clock starting at the real time."""
     fake = FakeTime(now=real_time.time())
-    defaults = default_config().model_dump(by_alias=True)
+    defaults = default_config(dict(overrides) if overrides else None).model_dump(by_alias=True)
     config = defaults | {"workflows": [*defaults["workflows"], HOSTILE_WORKFLOW]}
     with EmulatorServer(config, speed=20.0, clock=fake.clock) as emulator:
         yield EmulatedCortex(emulator, fake)

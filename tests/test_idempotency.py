@@ -134,23 +134,19 @@ def test_missing_sha_warns_and_uses_a_random_key(cortex: ScriptedCortex, tmp_pat
     assert result.stdout.count("no commit SHA was found") == 1
 
 
-def test_key_inherited_from_an_earlier_job_is_not_reused(
+def test_a_given_key_of_the_derived_shape_is_sent_as_given(
     cortex: ScriptedCortex, tmp_path: Path
 ) -> None:
-    """A key derived for another request (GitLab's dotenv hands it on) is replaced, and said so."""
+    """No heuristic second-guesses the input: a key shaped like a derived one is sent as is
+    (the result file no longer exports the input's variable; see tests/hosts/test_two_jobs.py)."""
     cortex.statuses("COMPLETED")
     env = github_env(tmp_path, cortex.base_url, entity="service-frontend")
     first = invoke(env)
-    inherited = first.outputs["idempotency-key"]
-    second = invoke({**env, "INPUT_ENTITY": "service-backend", "CORTEX_IDEMPOTENCY_KEY": inherited})
+    derived = first.outputs["idempotency-key"]
+    second = invoke({**env, "INPUT_ENTITY": "service-backend", "INPUT_IDEMPOTENCY-KEY": derived})
     keys = [p.headers["Idempotency-Key"] for p in cortex.requests("POST")]
-    assert keys[0] == inherited
-    assert keys[1] != inherited
-    assert "::warning title=Idempotency key::" in second.stdout
-    # The same request with the inherited key is the duplicate pipeline: the key stays.
-    third = invoke({**env, "CORTEX_IDEMPOTENCY_KEY": inherited})
-    assert cortex.requests("POST")[2].headers["Idempotency-Key"] == inherited
-    assert "Idempotency key::" not in third.stdout
+    assert keys == [derived, derived]
+    assert "Idempotency key::" not in second.stdout
 
 
 def test_own_key_is_kept_as_given(cortex: ScriptedCortex, tmp_path: Path) -> None:

@@ -38,7 +38,14 @@ def test_cortex_text_cannot_add_or_overwrite_outputs(
     cortex.on_trigger(json_response(run_object(status="IN_PROGRESS"), 201))
     cortex.statuses("FAILED", actions=[{"name": EVIL, "state": {"errorMessage": EVIL}}])
     result = invoke(github_env(tmp_path, cortex.base_url))
-    assert set(result.outputs) == {"run-id", "status", "run-url", "idempotency-key", "result"}
+    assert set(result.outputs) == {
+        "run-id",
+        "status",
+        "run-url",
+        "idempotency-key",
+        "replayed",
+        "result",
+    }
     assert result.outputs["run-id"] == "run-1"
     assert json.loads(result.outputs["result"])["actions"][0]["name"] == EVIL
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
-from cortex_action.endings import Ending, Failure
+from cortex_action.endings import Ending, Failure, retry_advice
 from cortex_action.errors import DeadlineReached, ExitCode
+from cortex_action.identity import Asked, check_poll_answer
 from cortex_action.models import Outcome, Run
 from cortex_action.render.terminal import format_duration
 from cortex_action.sanitize import log_text
@@ -61,15 +62,27 @@ def log_event(
         ctx.host.status(f"{when} still {status}{eta}: {ctx.runs_url}")
 
 
-def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline: float) -> Ending:
-    """Wait for ``run`` to end (or pause, or time out), and say what that means."""
+def follow(
+    ctx: Context[RunSettings] | Context[ReadSettings],
+    run: Run,
+    deadline: float,
+    *,
+    asked: Asked,
+    accepted_at: float | None = None,
+) -> Ending:
+    """Wait for ``run`` to end (or pause, or time out), and say what that means.
+
+    Every poll's answer is checked against ``asked``; ``accepted_at`` (a clock time) is when a
+    trigger was accepted, so that a 404 just after it is read as lag."""
     progress = ctx.progress
     workflow = progress.workflow
     timeout = format_duration(ctx.settings.timeout)
 
     def fetch() -> Run:
-        progress.run = ctx.client.get_run(workflow, run.id, deadline=deadline)
-        return progress.run
+        polled = ctx.client.poll_run(workflow, run.id, deadline=deadline, accepted_at=accepted_at)
+        check_poll_answer(polled, asked)
+        progress.run = polled
+        return polled
 
     outlook = forecast.load(ctx, run, deadline) if run.outcome is Outcome.RUNNING else None
     waiting_since = ctx.clock()
@@ -90,7 +103,8 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
             ctx,
             f"Stopped after {format_duration(ctx.clock() - progress.started)} of `timeout` "
             f"({timeout}): Cortex was failing to answer, and its next retry would have come "
-            f"after the deadline.\n{exc}\nThe run goes on in Cortex: {ctx.runs_url}",
+            f"after the deadline.\n{exc}\nThe run goes on in Cortex: {ctx.runs_url}\n"
+            + retry_advice(progress, run_known=True),
         )
     final = result.run
     progress.run = final
@@ -103,20 +117,23 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
         return _gave_up(
             ctx,
             f"After {took}, the run is still {log_text(final.status, 100)} and `timeout` is "
-            f"{timeout}. The run goes on in Cortex: {ctx.runs_url}",
+            f"{timeout}. The run goes on in Cortex: {ctx.runs_url}\n"
+            + retry_advice(progress, run_known=True),
         )
     if result.stop is Stop.PAUSED:
         if ctx.settings.on_paused is OnPaused.FAIL:
             return _failed(
                 ctx,
                 f"Run {final.id} is PAUSED, waiting for a person, and on-paused is `fail`. "
-                f"Open it in Cortex: {ctx.runs_url}",
+                f"Open it in Cortex: {ctx.runs_url}\n" + retry_advice(progress, run_known=True),
             )
         return progress.ended(
             ExitCode.OK, f"Run {final.id} is PAUSED; on-paused is `succeed`, so this step passes."
         )
+    # A replay's end is an earlier request's: the last line says so, not just "COMPLETED in 1s".
+    existing = " (an existing run: no new run was started)" if progress.replayed else ""
     if final.outcome is Outcome.SUCCESS:
-        return progress.ended(ExitCode.OK, f"Run {final.id} COMPLETED in {took}.")
+        return progress.ended(ExitCode.OK, f"Run {final.id}{existing} COMPLETED in {took}.")
     reasons = [
         f"{log_text(block.name, 200)}: {log_text(block.error or block.status or 'failed', 2000)}"
         for block in final.failed_blocks
@@ -124,8 +141,8 @@ def follow(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline
     detail = ("\n" + "\n".join(f"  - {r}" for r in reasons)) if reasons else ""
     return _failed(
         ctx,
-        f"Run {final.id} ended {log_text(final.status, 100)} after {took}.{detail}\n"
-        f"Open it in Cortex: {ctx.runs_url}",
+        f"Run {final.id}{existing} ended {log_text(final.status, 100)} after {took}.{detail}\n"
+        f"Open it in Cortex: {ctx.runs_url}\n" + retry_advice(progress, run_known=True, ended=True),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cortex_action.commands.context import Context
 from cortex_action.endings import Ending
 from cortex_action.errors import ExitCode
+from cortex_action.identity import Asked, check_poll_answer
 from cortex_action.models import Run, parse_row
 from cortex_action.render import outputs, terminal
 from cortex_action.report import Report
@@ -42,6 +43,7 @@ def get(ctx: Context[ReadSettings]) -> Ending:
     run = ctx.client.get_run(
         settings.workflow, settings.run_id, deadline=progress.started + settings.timeout
     )
+    check_poll_answer(run, Asked(settings.workflow))
     progress.run = run
     scope_of(ctx, run)
     report = progress.report(ExitCode.OK, f"Run {run.id} is {run.status}.")

@@ -17,7 +17,7 @@ from typing import Any
 from cortex_action import dates
 from cortex_action.commands.context import Context
 from cortex_action.endings import Ending, Failure
-from cortex_action.errors import ApiError, ExitCode, InputError
+from cortex_action.errors import ExitCode, InputError
 from cortex_action.models import MISSING, ListPage, RunRow, parse_row
 from cortex_action.render import terminal
 from cortex_action.render.outputs import list_outputs
@@ -68,41 +68,9 @@ def window(settings: ListSettings, now: dt.datetime) -> Window:
     return Window(after, before)
 
 
-def workflow_ids(ctx: Context[ListSettings], names: Sequence[str], deadline: float) -> list[str]:
-    """Each workflow's id, for ``workflowIds``: users give tags, the parameter's name says ids.
-
-    An unknown workflow (404) or a bad token (401) stops here with exit 3. Where the definition
-    can't be read for another reason (a role without the permission to view workflows), the value
-    is sent as given, with a warning.
-    """
-    ids: list[str] = []
-    for name in names:
-        try:
-            definition = ctx.client.get_workflow(name, deadline=deadline)
-        except ApiError as exc:
-            if exc.status_code in (401, 404):
-                raise
-            ctx.host.warning(
-                f"Could not read workflow {log_text(name, 200)} ({exc.status_code}: "
-                f"{log_text(exc.api_message, 300)}); filtering on it as given.",
-                title="Workflow lookup failed",
-            )
-            ids.append(name)
-            continue
-        found = next(
-            (
-                str(definition[k])
-                for k in ("id", "cid")
-                if isinstance(definition.get(k), str | int) and str(definition[k]).strip()
-            ),
-            name,
-        )
-        ids.append(found)
-    return list(dict.fromkeys(ids))
-
-
 def query(settings: ListSettings, ids: Sequence[str], when: Window) -> dict[str, Any]:
-    """The filters as query parameters; several workflows repeat ``workflowIds`` (see docs)."""
+    """The filters as query parameters. Workflows are sent as given (tags or ids): Cortex's own
+    page puts a tag in ``workflowIds`` [doc]; several repeat the parameter (see docs)."""
     params: dict[str, Any] = {}
     if ids:
         params["workflowIds"] = list(ids)  # httpx sends a list as the parameter repeated
@@ -174,7 +142,7 @@ def list_runs(ctx: Context[ListSettings]) -> Ending:
             "the last 30 days: older runs won't be listed.",
             title="Older than 30 days",
         )
-    params = query(settings, workflow_ids(ctx, settings.workflows, deadline), when)
+    params = query(settings, settings.workflows, when)
     wanted = set(settings.status)
     size = MAX_PAGE_SIZE if wanted else min(settings.limit, MAX_PAGE_SIZE)
 
@@ -210,6 +178,13 @@ def list_runs(ctx: Context[ListSettings]) -> Ending:
         if more
         else None
     )
+    if not runs and settings.workflows:
+        # Sent as given, with no lookup: Cortex does not say whether it knows the workflow.
+        note = (
+            "No runs of "
+            + ", ".join(log_text(w, 200) for w in settings.workflows)
+            + " in the last 30 days matched: check the workflow's tag or id if you expected some."
+        )
     outputs, slimmed = list_outputs(runs)
     warnings: tuple[Failure, ...] = ()
     if slimmed:

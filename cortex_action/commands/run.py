@@ -9,7 +9,8 @@ from cortex_action.commands.context import Context
 from cortex_action.commands.follow import follow
 from cortex_action.endings import Ending
 from cortex_action.errors import ExitCode
-from cortex_action.idempotency import Key, derive_key, looks_derived
+from cortex_action.idempotency import Key, derive_key
+from cortex_action.identity import Asked, check_trigger_answer, replay_of
 from cortex_action.sanitize import log_text
 from cortex_action.settings import RunSettings
 
@@ -30,29 +31,17 @@ def request_body(settings: RunSettings) -> dict[str, Any]:
 
 
 def idempotency_key(ctx: Context[RunSettings], body: dict[str, Any]) -> Key:
-    """The given key, else the derived one; a key we derived for another request is not reused."""
+    """The given key, else the one derived from the commit and the request."""
     settings = ctx.settings
-    derived = derive_key(
+    if settings.idempotency_key:
+        return Key(settings.idempotency_key, "given by the `idempotency-key` input")
+    return derive_key(
         workflow=settings.workflow,
         body=body,
         commit=ctx.host.commit,
         attempt=ctx.host.run_attempt,
         looked_in=ctx.host.commit_sources,
     )
-    given = settings.idempotency_key
-    if not given:
-        return derived
-    if looks_derived(given) and given != derived.value:
-        # A result file of an earlier job can hand its key on to later jobs, where it reads as
-        # this input: reusing it would replay that job's run.
-        ctx.host.warning(
-            f"idempotency-key {given} was derived by cortex-action for another request (an "
-            "earlier job's cortex-action.env passes CORTEX_IDEMPOTENCY_KEY on to later jobs); "
-            f"using the key derived for this request instead: {derived.value}",
-            title="Idempotency key",
-        )
-        return derived
-    return Key(given, "given by the `idempotency-key` input")
 
 
 def run(ctx: Context[RunSettings]) -> Ending:
@@ -65,6 +54,9 @@ def run(ctx: Context[RunSettings]) -> Ending:
     progress.scope = body["scope"]["type"]
     progress.entity = settings.entity
     progress.idempotency_key, progress.key_source = key.value, key.source
+    progress.key_given = bool(settings.idempotency_key)
+    if key.random:  # a repeat makes another random key, whatever the host
+        progress.retry_sends_same_key = False
     scope = "GLOBAL scope" if not settings.entity else f"entity {log_text(settings.entity, 200)}"
     ctx.host.info(
         f"Triggering Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
@@ -78,15 +70,39 @@ def run(ctx: Context[RunSettings]) -> Ending:
     with ctx.host.group("Request body"):
         ctx.host.detail(json.dumps(body, indent=2, ensure_ascii=False))
 
-    run = ctx.client.trigger(
+    sent_at = ctx.now()
+    answer = ctx.client.trigger(
         settings.workflow, body, idempotency_key=key.value, deadline=deadline, watch=progress
     )
+    accepted_at = ctx.clock()
+    run = answer.run
+    asked = Asked(settings.workflow, body["scope"]["type"], settings.entity)
+    # Before anything reports it as ours: a run of another request is refused, not followed.
+    check_trigger_answer(run, asked, key=key.value, key_source=key.source)
     progress.run = run
+    replay = replay_of(run, marker=answer.replay_marker, attempts=answer.attempts, sent_at=sent_at)
+    progress.replayed = replay.replayed
+    if replay.replayed:
+        said = (
+            f"Cortex returned an existing run for this key: no new run was started. Run "
+            f"{run.id} is {log_text(run.status, 100)}; it was started by an earlier request "
+            f"with the same idempotency key ({'; '.join(replay.signs)}). To start a new run on "
+            "purpose, give a new `idempotency-key` (see docs/hosts.md)."
+        )
+        progress.notes.append(said)
+        ctx.host.warning(said, title="Existing run")
+    elif replay.own_retry:
+        ctx.host.info(
+            f"Run {run.id} was started by an earlier attempt of this trigger, whose answer was "
+            f"lost ({'; '.join(replay.signs)}): still one run for this key."
+        )
     ctx.host.info(
-        f"Run {run.id} accepted: {log_text(run.status, 100)}. Follow it in Cortex: {ctx.runs_url}"
+        f"Run {run.id} {'returned' if replay.replayed else 'accepted'}: "
+        f"{log_text(run.status, 100)}. Follow it in Cortex: {ctx.runs_url}"
     )
     if not settings.wait:
+        what = "returned (an existing run)" if replay.replayed else "triggered"
         return progress.ended(
-            ExitCode.OK, f"Run {run.id} was triggered ({run.status}); not waiting (wait: false)."
+            ExitCode.OK, f"Run {run.id} was {what} ({run.status}); not waiting (wait: false)."
         )
-    return follow(ctx, run, deadline)
+    return follow(ctx, run, deadline, asked=asked, accepted_at=accepted_at)

@@ -8,6 +8,7 @@ from cortex_action.commands.context import Context
 from cortex_action.commands.follow import follow
 from cortex_action.commands.get import scope_of
 from cortex_action.endings import Ending
+from cortex_action.identity import Asked, check_poll_answer
 from cortex_action.sanitize import log_text
 from cortex_action.settings import ReadSettings
 
@@ -22,10 +23,11 @@ def wait(ctx: Context[ReadSettings]) -> Ending:
         f"{log_text(settings.workflow, 200)} at {settings.base_url}"
     )
     run = ctx.client.get_run(settings.workflow, settings.run_id, deadline=deadline)
+    check_poll_answer(run, Asked(settings.workflow))
     progress.run = run
     scope_of(ctx, run)
     ctx.host.info(
         f"Run {log_text(run.id, 200)} is {log_text(run.status, 100)}. "
         f"Follow it in Cortex: {ctx.runs_url}"
     )
-    return follow(ctx, run, deadline)
+    return follow(ctx, run, deadline, asked=Asked(settings.workflow))

@@ -540,7 +540,8 @@ class CortexApi:
             horizon = self.engine.now() - settings.window_days * 86400
             runs = [r for r in self.engine.runs.values() if r.created >= horizon]
             if ids:
-                runs = [r for r in runs if r.workflow.id in ids]
+                # Tags or ids, as Cortex's own page sends a tag there [doc].
+                runs = [r for r in runs if ids & {r.workflow.id, r.workflow.tag}]
             if search:
                 runs = [
                     r

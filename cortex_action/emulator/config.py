@@ -236,6 +236,9 @@ class FaultConfig(_Model):
     # while it is younger than lagSeconds (real seconds, never scaled).
     lag_polls: int | None = Field(default=None, ge=1)
     lag_seconds: float | None = Field(default=None, gt=0)
+    # A fault that lasts: every matching request for this many seconds of the emulator's clock
+    # (scripted seconds, like a run's) from the first one it applied to ("503 for 90 s").
+    for_seconds: float | None = Field(default=None, gt=0)
 
     @property
     def lag(self) -> bool:
@@ -255,6 +258,8 @@ class FaultConfig(_Model):
             raise ValueError(
                 "a fault needs one of status, drop, malform or delay (or lagPolls/lagSeconds)"
             )
+        if self.for_seconds is not None and "count" not in self.model_fields_set:
+            self.count = 0  # the window bounds it, not a number of requests
         if self.lag:
             # A lag concerns every run's polls: by default from the first match on, and only polls.
             if "count" not in self.model_fields_set:

@@ -21,6 +21,16 @@ class ArmedFault:
     applied: int = 0
     # A lag fault: GETs seen per run id.
     polls: dict[str, int] = field(default_factory=dict)
+    # A forSeconds fault: the emulator's time when it first applied.
+    since: float | None = None
+
+    def within_window(self, now: float) -> bool:
+        """Whether a forSeconds fault still applies at ``now`` (it starts at its first use)."""
+        if self.config.for_seconds is None:
+            return True
+        if self.since is None:
+            self.since = now
+        return now - self.since < self.config.for_seconds
 
     def lagging(self, path: str, run_age: Callable[[str], float | None]) -> bool:
         """Whether a lag fault hides the run this path names (counting this poll)."""
@@ -70,12 +80,16 @@ class FaultSet:
             return [f.to_json() for f in self.faults]
 
     def pick(
-        self, method: str, path: str, run_age: Callable[[str], float | None] | None = None
+        self,
+        method: str,
+        path: str,
+        run_age: Callable[[str], float | None] | None = None,
+        now: Callable[[], float] | None = None,
     ) -> FaultConfig | None:
         """Count this request against every matching fault; return the one that applies.
 
         ``run_age`` gives the real seconds since a run was created (None: unknown run), for
-        lag faults."""
+        lag faults; ``now`` the emulator's time, for forSeconds faults."""
         chosen: FaultConfig | None = None
         with self.lock:
             for armed in self.faults:
@@ -86,6 +100,8 @@ class FaultSet:
                 due = armed.seen >= c.nth and (c.count == 0 or armed.seen < c.nth + c.count)
                 if due and c.lag:
                     due = run_age is not None and armed.lagging(path, run_age)
+                if due and c.for_seconds is not None and now is not None:
+                    due = armed.within_window(now())
                 if due and chosen is None:
                     armed.applied += 1
                     chosen = c

@@ -410,7 +410,7 @@ class EmulatorServer:
             self._requests.append(record)
             if len(self._requests) > MAX_LOGGED_REQUESTS:  # bound a long-lived server's memory
                 del self._requests[: len(self._requests) - MAX_LOGGED_REQUESTS]
-        fault = self.faults.pick(req.method, unquote(req.path), self._run_age)
+        fault = self.faults.pick(req.method, unquote(req.path), self._run_age, self.engine.now)
         if fault is not None:
             record.fault = _describe_fault(fault)
             if fault.delay:

@@ -21,8 +21,15 @@ RESULT_FACTS: tuple[tuple[Callable[[Report], str | None], str, str], ...] = (
     (lambda report: report.run_id, "run-id", "CORTEX_RUN_ID"),
     (lambda report: report.status, "status", "CORTEX_RUN_STATUS"),
     (lambda report: report.run_url, "run-url", "CORTEX_RUN_URL"),
-    (lambda report: report.idempotency_key, "idempotency-key", "CORTEX_IDEMPOTENCY_KEY"),
+    # Not CORTEX_IDEMPOTENCY_KEY: that is the `idempotency-key` input, and GitLab gives dotenv
+    # variables precedence over a later job's own, which would replay this job's run there.
+    (lambda report: report.idempotency_key, "idempotency-key", "CORTEX_RUN_IDEMPOTENCY_KEY"),
+    (lambda report: _yes_no(report.replayed), "replayed", "CORTEX_RUN_REPLAYED"),
 )
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else str(value).lower()
 
 
 def result_object(report: Report) -> dict[str, Any]:
@@ -34,6 +41,7 @@ def result_object(report: Report) -> dict[str, Any]:
         "status": report.status,
         "runUrl": report.run_url,
         "idempotencyKey": report.idempotency_key,
+        "replayed": report.replayed,
         "exitCode": report.exit_code,
         "message": report.headline,
         "durationSeconds": None if report.duration is None else round(report.duration, 3),

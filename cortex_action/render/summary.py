@@ -25,6 +25,14 @@ ICONS = {
 }
 
 
+def _new_run_row(report: Report) -> list[str]:
+    """Whether the trigger started the run (only ``run`` knows: empty otherwise)."""
+    if report.replayed is None:
+        return []
+    said = "no: Cortex returned an existing run for this key" if report.replayed else "yes"
+    return [f"| New run | {said} |"]
+
+
 def run_summary(report: Report) -> str:
     """One run's report in Markdown, whole; every piece of Cortex's text is escaped."""
     outcome = report.run.outcome if report.run else Outcome.UNKNOWN
@@ -57,6 +65,7 @@ def run_summary(report: Report) -> str:
     if report.idempotency_key:
         source = f" ({markdown_text(report.key_source, 300)})" if report.key_source else ""
         lines.append(f"| Idempotency key | {markdown_code(report.idempotency_key)}{source} |")
+    lines += _new_run_row(report)
     lines.append(f"| Exit code | {report.exit_code} |")
     if report.job_url:
         # A link only when the URL can't break out of it; it comes from the CI's environment.

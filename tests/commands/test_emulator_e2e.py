@@ -13,8 +13,6 @@ import pytest
 from cortex_action.emulator import EmulatorServer, default_config
 from tests.support import NOW, FakeTime, Outcome, invoke
 
-IDS = {"deploy-service": "wf5a1c0e7d9b3f2a41", "scaffold-repo": "wf7c2d4e6f8a0b1c32"}
-
 
 class World:
     """An emulator and the CLI sharing one fake clock: the CLI's sleeps move the runs on."""
@@ -81,7 +79,17 @@ def test_run_then_get_wait_and_list(world: World) -> None:
     assert json.loads(done.stdout)["run"]["status"] == "COMPLETED"
 
     assert world.list_ids("--workflow", "deploy-service") == [run_id]
-    assert world.list_queries()[-1]["workflowIds"] == [IDS["deploy-service"]]
+    # The tag as given, and no lookup of the workflow's definition (issue 11).
+    before = len(world.emu.requests)
+    assert world.list_ids("--workflow", "deploy-service") == [run_id]
+    assert [(r.method, r.path) for r in world.emu.requests[before:]] == [
+        ("GET", "/api/v1/workflows/runs")
+    ]
+    assert world.list_queries()[-1]["workflowIds"] == ["deploy-service"]
+    # An unknown tag is sent as given too: no runs, and a hint to check it.
+    unknown = world.cli("list", "--workflow", "deploy-servise")
+    assert unknown.exit_code == 0
+    assert "check the workflow's tag or id" in unknown.stderr
     assert world.list_ids("--workflow", "scaffold-repo") == []
     assert world.list_ids("--entity", "service-frontend", "--status", "completed") == [run_id]
     assert world.list_ids("--entity", "service-backend") == []

@@ -123,4 +123,11 @@ def test_get_defuses_workflow_commands_from_cortex(api: HTTPServer, tmp_path: Pa
     assert result.exit_code == 0
     assert "##[error]" not in result.stdout
     assert not any(line.lstrip().startswith("::set-output") for line in result.stdout.splitlines())
-    assert set(result.outputs) == {"run-id", "status", "run-url", "idempotency-key", "result"}
+    assert set(result.outputs) == {
+        "run-id",
+        "status",
+        "run-url",
+        "idempotency-key",
+        "replayed",
+        "result",
+    }

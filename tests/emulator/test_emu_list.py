@@ -85,6 +85,14 @@ def test_workflow_ids_comma_separated_and_repeated(
     assert listed(tclient, workflowIds="wf0000000000000000") == []
 
 
+def test_workflow_ids_take_tags_too(tclient: httpx.Client, seeded: dict[str, str]) -> None:
+    """workflowIds takes tags as well, as Cortex's own page sends one there; mixed with CIDs."""
+    assert set(listed(tclient, workflowIds="scaffold-repo")) == {seeded["s1"], seeded["s2"]}
+    both = set(seeded.values())
+    assert set(listed(tclient, workflowIds=["deploy-service", SCAFFOLD_ID])) == both
+    assert listed(tclient, workflowIds="no-such-workflow") == []
+
+
 def test_search_query_matches_name_or_description(
     tclient: httpx.Client, seeded: dict[str, str]
 ) -> None:

@@ -149,9 +149,10 @@ def _faults() -> list[Fault]:
         Fault(
             "connection refused, for ever",
             refuse=0,
+            # A poll is retried until `timeout`; the trigger and list have a budget.
             expect={
                 "trigger": (3, "could not connect"),
-                "get": (3, "could not connect"),
+                "get": (4, "Gave up waiting"),
                 "list": (3, "could not connect"),
                 "callback": (3, "could not connect"),
             },
@@ -233,10 +234,69 @@ def _faults() -> list[Fault]:
             lambda: {"status": 503, "body": JSON_ERROR, "count": 0},
             expect={
                 "trigger": (3, "after 8 attempts"),
-                "get": (3, "after 8 attempts"),
+                "get": (4, "Gave up waiting"),
                 "list": (3, "after 8 attempts"),
                 "callback": (3, "after 8 attempts"),
             },
+        ),
+        Fault(
+            "503 for 90 s (polls go on until `timeout`)",
+            lambda: {"status": 503, "body": JSON_ERROR, "for_seconds": 90.0},
+            expect={"get": RECOVERED},
+        ),
+        Fault(
+            "404 twice just after the trigger (read-after-write lag)",
+            lambda: {"lag_polls": 2, "count": 0},
+            expect={"get": RECOVERED},
+        ),
+        Fault(
+            "404 for ever after the trigger (past the 30 s of lag)",
+            lambda: {"lag_polls": 1000, "count": 0},
+            expect={"get": (3, "Workflow run not found")},
+        ),
+        Fault(
+            "409 conflict (a key reused with another body)",
+            lambda: {
+                "status": 409,
+                "body": {
+                    "type": "CONFLICT",
+                    "message": "Idempotency-Key reused with a different request",
+                    "requestId": "req-409",
+                },
+            },
+            expect={"trigger": (3, "req-409")},
+        ),
+        Fault(
+            "409 busy, with Retry-After (no free slot)",
+            lambda: {"status": 409, "retry_after": "3", "body": {"message": "Conflict"}},
+            expect={"trigger": RECOVERED},
+        ),
+        Fault(
+            "409 busy, naming the concurrency limit",
+            lambda: {
+                "status": 409,
+                "count": 3,
+                "body": {"message": "Concurrency limit reached: at most 5 runs at once"},
+            },
+            expect={"trigger": RECOVERED},
+        ),
+        Fault(
+            "answer marked as a replay (Idempotent-Replayed: true)",
+            lambda: {"delay": 0.001, "headers": {"Idempotent-Replayed": "true"}},
+            expect={"trigger": (0, "no new run was started")},
+        ),
+        Fault(
+            "a run of another workflow and entity (a key reused)",
+            lambda: {
+                "status": 200,
+                "body": {
+                    "id": "f0000000-0000-4000-8000-000000000000",
+                    "status": "COMPLETED",
+                    "workflow": {"tag": "scaffold-repo", "cid": "wf7c2d4e6f8a0b1c32"},
+                    "scope": {"type": "ENTITY", "entityId": "service-backend"},
+                },
+            },
+            expect={"trigger": (3, "belongs to another request"), "get": (3, "another run")},
         ),
         Fault("truncated JSON", lambda: {"malform": "truncated-json"}, expect=_all(RECOVERED)),
         Fault("malformed JSON", lambda: {"malform": "not-json"}, expect=_all(RECOVERED)),
@@ -245,29 +305,27 @@ def _faults() -> list[Fault]:
             lambda: {"malform": "short-body"},
             expect=_all(RECOVERED),
         ),
+        # A poll's 2xx that is not a run is retried like a 5xx; a trigger's is final.
         Fault(
             "valid JSON, not a run: no `id`",
             lambda: {"malform": "missing-id"},
             expect={
                 "trigger": (3, "without a usable `id`"),
-                "get": (3, "without a usable `id`"),
+                "get": RECOVERED,
                 "callback": RECOVERED,  # a callback's answer is taken by its status alone
             },
         ),
         Fault(
             "valid JSON, not a run: `status` a number",
             lambda: {"malform": "wrong-status-type"},
-            expect={
-                "trigger": (3, "whose `status` is not a text"),
-                "get": (3, "whose `status` is not a text"),
-            },
+            expect={"trigger": (3, "whose `status` is not a text"), "get": RECOVERED},
         ),
         Fault(
             "valid JSON, not an object",
             lambda: {"malform": "not-an-object"},
             expect={
                 "trigger": (3, "not a run object"),
-                "get": (3, "not a run object"),
+                "get": RECOVERED,
                 "list": (3, "not a list of run objects"),
                 "callback": RECOVERED,
             },
@@ -290,7 +348,8 @@ def _faults() -> list[Fault]:
         Fault(
             "run id of 100 000 characters",
             lambda: {"status": 200, "body": {"id": "r" * 100_000, "status": "IN_PROGRESS"}},
-            expect={"trigger": (3, "not an id"), "get": (3, "not an id")},
+            # A poll's 2xx that is not a run is retried (issue 11); the next poll reads the run.
+            expect={"trigger": (3, "not an id"), "get": RECOVERED},
         ),
         Fault(
             "Retry-After of 99999s",

@@ -33,7 +33,7 @@ from tests.support import FakeTime, github_env, invoke
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
-OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "result"}
+OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "replayed", "result"}
 STATUSES = st.sampled_from([200, 201, 202, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503])
 
 

@@ -31,7 +31,7 @@ from tests.support import (
 )
 
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
-OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "result"}
+OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "replayed", "result"}
 
 
 def runner_unescape(text: str) -> str:

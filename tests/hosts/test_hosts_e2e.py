@@ -90,7 +90,8 @@ def test_gitlab_completed_run(emulated: EmulatedCortex, tmp_path: Path) -> None:
         "CORTEX_RUN_ID": data["runId"],
         "CORTEX_RUN_STATUS": "COMPLETED",
         "CORTEX_RUN_URL": data["runUrl"],
-        "CORTEX_IDEMPOTENCY_KEY": data["idempotencyKey"],
+        "CORTEX_RUN_IDEMPOTENCY_KEY": data["idempotencyKey"],
+        "CORTEX_RUN_REPLAYED": "false",
     }
     assert data["jobUrl"] == "https://gitlab.example.com/group/app/-/jobs/4242"
     # The job page links to the run (GitLab's annotations report format).
@@ -207,7 +208,8 @@ def test_jenkins_run(
         "CORTEX_RUN_ID": data["runId"],
         "CORTEX_RUN_STATUS": status,
         "CORTEX_RUN_URL": data["runUrl"],
-        "CORTEX_IDEMPOTENCY_KEY": data["idempotencyKey"],
+        "CORTEX_RUN_IDEMPOTENCY_KEY": data["idempotencyKey"],
+        "CORTEX_RUN_REPLAYED": "false",
     }
     _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
     assert cases[0].name == "workflow run"

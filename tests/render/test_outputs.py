@@ -18,9 +18,18 @@ from tests.render.samples import RAW_RUN, report, run_with
 
 
 def test_run_outputs_carry_the_facts_and_the_run() -> None:
-    """The five outputs, in order, with the run as Cortex sent it in ``result``."""
-    outputs = run_outputs(report())
-    assert list(outputs) == ["run-id", "status", "run-url", "idempotency-key", "result"]
+    """The six outputs, in order, with the run as Cortex sent it in ``result``."""
+    outputs = run_outputs(report(replayed=False))
+    assert list(outputs) == [
+        "run-id",
+        "status",
+        "run-url",
+        "idempotency-key",
+        "replayed",
+        "result",
+    ]
+    assert outputs["replayed"] == "false"
+    assert run_outputs(report(replayed=True))["replayed"] == "true"
     assert outputs["run-id"] == "run-1"
     assert outputs["status"] == "FAILED"
     assert outputs["run-url"] == "https://app.example.com/runs"
@@ -30,14 +39,15 @@ def test_run_outputs_carry_the_facts_and_the_run() -> None:
 
 def test_unknown_values_are_empty_strings() -> None:
     """Without a run, every output and variable is an empty string, never missing."""
-    empty = report(run=None, run_url=None, idempotency_key=None)
+    empty = report(run=None, run_url=None, idempotency_key=None, replayed=None)
     assert set(run_outputs(empty).values()) == {""}
     assert set(result_variables(empty).values()) == {""}
 
 
 def test_outputs_and_variables_carry_the_same_facts() -> None:
     """Each fact reads the same under its output name and its variable name."""
-    outputs, variables = run_outputs(report()), result_variables(report())
+    outputs = run_outputs(report(replayed=False))
+    variables = result_variables(report(replayed=False))
     assert list(variables) == [variable for _, _, variable in RESULT_FACTS]
     for _, output, variable in RESULT_FACTS:
         assert outputs[output] == variables[variable] != ""

@@ -60,6 +60,7 @@ def report(**changes: object) -> Report:
         "run": run,
         "run_url": "https://app.example/admin/workflows?activeTab=runs",
         "idempotency_key": "cortex-action-abc",
+        "replayed": False,
         "duration": 12.5,
         "job_url": "https://ci.example/job/1",
     }
