@@ -168,10 +168,15 @@ class CortexClient:
             )
         return run
 
-    def get_workflow(self, workflow: str, *, deadline: float) -> dict[str, Any]:
-        """A workflow's definition [seen]; ``list`` reads its ``id`` for ``workflowIds``."""
+    def get_workflow(
+        self, workflow: str, *, deadline: float, quiet: bool = False
+    ) -> dict[str, Any]:
+        """A workflow's definition [seen]; ``list`` reads its ``id`` for ``workflowIds``.
+        ``quiet``: its retries are not announced (the preflight says once that it gave up)."""
         url = f"{self._root}/workflows/{path_segment(workflow)}"
-        payload = self._call("GET", url, what=f"reading workflow {workflow!r}", deadline=deadline)
+        payload = self._call(
+            "GET", url, what=f"reading workflow {workflow!r}", deadline=deadline, quiet=quiet
+        )
         if not isinstance(payload, dict):
             raise TransportError(
                 f"Cortex answered with JSON that is not a workflow ({workflow!r}): "
@@ -260,6 +265,7 @@ class CortexClient:
         extra_retry_statuses: frozenset[int] = frozenset(),
         policy: RetryPolicy | None = None,
         watch: TriggerWatch | None = None,
+        quiet: bool = False,
     ) -> Any:
         request_headers = {
             "Authorization": f"Bearer {self._token}",
@@ -309,7 +315,7 @@ class CortexClient:
             clock=self._clock,
             sleep=self._sleep,
             policy=policy or self._policy,
-            notify=self._notify,
+            notify=None if quiet else self._notify,
         )
 
     def _post_once(self, url: str, timeout: float, body: dict[str, Any]) -> httpx.Response:
