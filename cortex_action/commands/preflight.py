@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cortex_action.client import WrongHost
 from cortex_action.commands.context import Context
 from cortex_action.errors import ApiError, CortexError, InputError
 from cortex_action.models import Definition, parse_definition
@@ -149,6 +150,8 @@ def preflight(ctx: Context[RunSettings], deadline: float) -> Definition | None:
             + skipped
         )
         return None
+    except WrongHost:
+        raise  # base-url is the web app: the trigger would get the same page; stop at once
     except CortexError as exc:  # garbled, not an object, or transient past the short budget
         first = log_text(exc.message.splitlines()[0] if exc.message else "", 300)
         ctx.host.info(f"Note: could not read workflow {name}'s definition ({first})" + skipped)
