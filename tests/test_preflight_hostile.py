@@ -42,12 +42,11 @@ def stall(request: httpx.Request) -> httpx.Response:
         stall,
         lambda r: httpx.Response(503, json={"message": "down"}),
         lambda r: httpx.Response(200, json=[1, 2, 3]),
-        lambda r: httpx.Response(200, text="<html><title>Login</title></html>"),
         lambda r: httpx.Response(200, json={"id": "r1", "status": "COMPLETED"}),
         lambda r: httpx.Response(500, text=""),
         lambda r: httpx.Response(401, json={"message": "bad token"}),
     ],
-    ids=["stall", "503", "list", "html", "foreign", "500-empty", "401"],
+    ids=["stall", "503", "list", "foreign", "500-empty", "401"],
 )
 def test_an_unreadable_definition_never_blocks_and_costs_at_most_the_budget(
     tmp_path: Path, definition: Callable[[httpx.Request], httpx.Response]
@@ -63,6 +62,15 @@ def test_an_unreadable_definition_never_blocks_and_costs_at_most_the_budget(
     first_trigger = next(i for i, r in enumerate(seen) if r.method == "POST")
     assert all(r.url.path == DEFINITION for r in seen[:first_trigger])
     assert sum(time.sleeps[: first_trigger - 1]) <= BUDGET
+
+
+def test_the_web_app_at_the_preflight_stops_at_once(tmp_path: Path) -> None:
+    """base-url answering with a web page: the trigger would get it too, so nothing is sent."""
+    transport, seen = cortex(lambda r: httpx.Response(200, text="<html><title>Login</title>"))
+    result = invoke(github_env(tmp_path, "https://api.example.com"), transport=transport)
+    assert result.exit_code == 3
+    assert "`base-url` must be the API host" in result.log
+    assert [r.method for r in seen] == ["GET"]
 
 
 def test_a_huge_definition_gives_a_short_refusal(tmp_path: Path) -> None:
