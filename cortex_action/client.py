@@ -266,6 +266,22 @@ class CortexClient:
     def _run_url(self, workflow: str, run_id: str) -> str:
         return f"{self._root}/workflows/{path_segment(workflow)}/runs/{path_segment(run_id)}"
 
+    def get_workflow(
+        self, workflow: str, *, deadline: float, quiet: bool = False
+    ) -> dict[str, Any]:
+        """A workflow's definition [seen], for the preflight. ``quiet``: its retries are not
+        announced (the preflight says once that it gave up)."""
+        url = f"{self._root}/workflows/{path_segment(workflow)}"
+        payload = self._call(
+            "GET", url, what=f"reading workflow {workflow!r}", deadline=deadline, quiet=quiet
+        ).payload
+        if not isinstance(payload, dict):
+            raise TransportError(
+                f"Cortex answered with JSON that is not a workflow ({workflow!r}): "
+                f"expected an object, got {type(payload).__name__}."
+            )
+        return payload
+
     def callback(
         self,
         workflow: str,
@@ -350,6 +366,7 @@ class CortexClient:
         on_attempt: Callable[[], None] | None = None,
         policy: RetryPolicy | None = None,
         watch: TriggerWatch | None = None,
+        quiet: bool = False,
     ) -> Any:
         """One request with retries. ``parse`` reads the answer inside the attempt, so that
         ``until_deadline`` (polls) can retry an answer that is not what was asked for; with it,
@@ -422,7 +439,7 @@ class CortexClient:
             clock=self._clock,
             sleep=self._sleep,
             policy=policy,
-            notify=self._notify,
+            notify=None if quiet else self._notify,
         )
 
     def _post_once(self, url: str, timeout: float, body: dict[str, Any]) -> httpx.Response:

@@ -76,6 +76,10 @@ class Progress:
     # Whether the trigger's answer was an existing run (``identity.replay_of``); None: no trigger.
     replayed: bool | None = None
     notes: list[str] = field(default_factory=list)
+    # The run's own duration, when it is the one to report (``wait`` on a run that had ended):
+    # then ``duration_known`` is False when the run doesn't give its times.
+    duration: float | None = None
+    duration_known: bool = True
     compared: str | None = None  # how the run's duration compared with its history
     # Whether a trigger may have reached Cortex without a definite answer: one in flight now,
     # or one that ended in a timeout, a broken connection or a 5xx. A 429 or a busy 409 is a
@@ -115,19 +119,25 @@ class Progress:
             idempotency_key=self.idempotency_key,
             key_source=self.key_source,
             replayed=self.replayed,
-            duration=self.clock() - self.started,
+            duration=self._duration(),
             started_at=self.started_at,
             job_url=self.job_url,
             notes=tuple(self.notes),
             compared=self.compared,
         )
 
+    def _duration(self) -> float | None:
+        if self.duration is not None or not self.duration_known:
+            return self.duration
+        return self.clock() - self.started
+
     def ended(self, exit_code: int, headline: str, failure: Failure | None = None) -> Ending:
         """The ending of a run that was followed (or triggered without waiting)."""
         report = self.report(exit_code, headline)
         closing = None
         if failure is None:
-            closing = f"Done in {format_duration(report.duration)}: {headline}"
+            took = f" in {format_duration(report.duration)}" if report.duration is not None else ""
+            closing = f"Done{took}: {headline}"
         return Ending(exit_code, report=report, closing=closing, failure=failure)
 
 

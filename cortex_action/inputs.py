@@ -117,6 +117,20 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input("wait", "follow the run to its end", RUN, default="true", metavar="true|false"),
     Input(
+        "preflight",
+        "read the workflow's definition first; refuse what Cortex would refuse",
+        RUN,
+        default="true",
+        metavar="true|false",
+    ),
+    Input(
+        "dry-run",
+        "check everything, print the trigger; never send it",
+        RUN,
+        default="false",
+        metavar="true|false",
+    ),
+    Input(
         "timeout",
         "how long to wait (run, wait) or keep retrying (get, list, callback): 90, 90s, 15m, 1h30m, "
         "1d",

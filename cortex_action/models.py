@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,98 @@ def classify(status: str) -> Outcome:
     return Outcome.UNKNOWN
 
 
+# -- timestamps --------------------------------------------------------------------------------
+
+# Cortex documents no timestamps on runs or blocks [unknown]: every plausible name is read, in
+# this order of preference, at the object's top level and under its ``state``.
+STARTED_NAMES = ("dateStarted", "startedAt", "startTime", "dateCreated", "createdAt")
+ENDED_NAMES = ("dateCompleted", "completedAt", "finishedAt", "endedAt", "endTime")
+CREATED_NAMES = ("dateCreated", "createdAt")
+UPDATED_NAMES = ("dateUpdated", "updatedAt")
+# Epoch numbers above this are milliseconds (1e11 s is the year 5138).
+_EPOCH_MS = 1e11
+
+
+def instant(value: Any) -> dt.datetime | None:
+    """A point in time from Cortex's JSON: ISO 8601 text (no zone means UTC), or epoch seconds
+    or milliseconds (number or digits); None for anything else. Never raises."""
+    if value is None:  # the common case: a name this Cortex doesn't use
+        return None
+    number: float | None = None
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
+    ):
+        number = float(value)
+    try:
+        if number is not None:
+            seconds = number / 1000 if number > _EPOCH_MS else number
+            return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds > 0 else None
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*", text) and not re.search(
+                r"(Z|z|[+-]\d{2}:?\d{2})$", text
+            ):
+                text += "Z"  # a time without a zone: read as UTC
+            return dates.parse_instant(text)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def first_instant(raw: Mapping[str, Any], names: tuple[str, ...]) -> dt.datetime | None:
+    """The first readable time among ``names``, at the top level of ``raw`` or in its ``state``."""
+    state = raw.get("state")
+    for source in (raw, state if isinstance(state, Mapping) else {}):
+        for name in names:
+            found = instant(source.get(name))
+            if found is not None:
+                return found
+    return None
+
+
+@dataclass(frozen=True)
+class Times:
+    """When a run (or a block) was created, started, ended and last updated, where it says."""
+
+    created: dt.datetime | None = None
+    started: dt.datetime | None = None
+    ended: dt.datetime | None = None
+    updated: dt.datetime | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start (else creation) to end; None unless both are known and in order."""
+        begin = self.started or self.created
+        if begin is None or self.ended is None or self.ended < begin:
+            return None
+        return (self.ended - begin).total_seconds()
+
+
+def times_of(raw: Any) -> Times:
+    """The timestamps of a run or block object, under any of the names above; never raises."""
+    if not isinstance(raw, Mapping):
+        return Times()
+    return Times(
+        created=first_instant(raw, CREATED_NAMES),
+        started=first_instant(raw, STARTED_NAMES),
+        ended=first_instant(raw, ENDED_NAMES),
+        updated=first_instant(raw, UPDATED_NAMES),
+    )
+
+
+class Phase(enum.Enum):
+    """Where a block is: not started, running (or paused), or ended."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+_ENDED_BLOCK = frozenset({"SKIPPED", "SUCCEEDED", "SUCCESS", "ERROR", "ABORTED"})
+_RUNNING_BLOCK = frozenset({"RUNNING", "STARTED", "WAITING_FOR_CALLBACK"})
+_PENDING_BLOCK = frozenset({"NOT_STARTED", "NOT_INITIATED", "PENDING", "QUEUED", "WAITING"})
+
+
 @dataclass(frozen=True)
 class Block:
     """One block (action) of a run, as far as the run object tells."""
@@ -56,6 +149,38 @@ class Block:
     name: str
     status: str | None
     error: str | None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @functools.cached_property
+    def times(self) -> Times:
+        """Read when asked (a run of thousands of blocks is parsed on every poll); a block's
+        ``dateCreated`` is when it was defined or queued, not when it ran, so it is not read."""
+        return Times(
+            started=first_instant(self.raw, STARTED_NAMES[:3]),
+            ended=first_instant(self.raw, ENDED_NAMES),
+        )
+
+    @property
+    def phase(self) -> Phase:
+        """From the status where it is known, else from the timestamps."""
+        status = (self.status or "").upper()
+        outcome = classify(status)
+        if outcome in (Outcome.SUCCESS, Outcome.FAILURE) or status in _ENDED_BLOCK:
+            return Phase.ENDED
+        if status in ("IN_PROGRESS", "PAUSED") or status in _RUNNING_BLOCK:
+            return Phase.RUNNING
+        if status in _PENDING_BLOCK:
+            return Phase.PENDING
+        # No status, or one we don't know: the timestamps decide.
+        if self.times.ended is not None:
+            return Phase.ENDED
+        if self.times.started is not None:
+            return Phase.RUNNING
+        return Phase.PENDING
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error) or classify(self.status or "") is Outcome.FAILURE
 
 
 @dataclass(frozen=True)
@@ -70,7 +195,7 @@ class Run:
     def outcome(self) -> Outcome:
         return classify(self.status)
 
-    @property
+    @functools.cached_property
     def blocks(self) -> list[Block]:
         actions = self.raw.get("actions")
         if not isinstance(actions, list):
@@ -79,7 +204,11 @@ class Run:
 
     @property
     def failed_blocks(self) -> list[Block]:
-        return [b for b in self.blocks if b.error or classify(b.status or "") is Outcome.FAILURE]
+        return [b for b in self.blocks if b.failed]
+
+    @property
+    def times(self) -> Times:
+        return times_of(self.raw)
 
 
 def as_text(value: Any) -> str | None:
@@ -109,7 +238,7 @@ def _block(index: int, item: dict[str, Any]) -> Block:
         name = name[:MAX_BLOCK_NAME] + "…"
     if status is not None and not _STATUS.fullmatch(status):
         status = "(unreadable status)"
-    return Block(name=name, status=status, error=error)
+    return Block(name=name, status=status, error=error, raw=item)
 
 
 # What a run id from Cortex may be: what `run-id` accepts back (1 to 255 printable ASCII
@@ -327,3 +456,78 @@ def _run_objects(items: list[Any]) -> list[dict[str, Any]]:
             f"(it holds {', '.join(strays)})."
         )
     return list(items)
+
+
+# -- a workflow's definition ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a workflow's definition says about triggering it [seen]; None where it doesn't say
+    (or says it in a shape we don't know), so that only definite facts can refuse a run."""
+
+    name: str | None
+    draft: bool | None
+    runnable_via_api: bool | None
+    restricts_completion: bool | None
+    variables: tuple[str, ...] | None  # the declared slugs; None when unreadable
+    scope: str | None  # "GLOBAL" or "ENTITY" as the filter suggests; None when unclear
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _variable_slugs(value: Any) -> tuple[str, ...] | None:
+    """Slugs of ``variables``: objects with ``slug`` (else ``key``, else ``name``) or plain
+    strings, as a list or a mapping keyed by slug. One item we can't read makes the whole list
+    unknown: a check against a partial list would refuse keys that are declared."""
+    if isinstance(value, Mapping):
+        items: list[Any] = [
+            {"slug": k, **v} if isinstance(v, Mapping) else k for k, v in value.items()
+        ]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    slugs: list[str] = []
+    for item in items:
+        slug = as_text(item) if isinstance(item, str) else None
+        if isinstance(item, Mapping):
+            slug = next(
+                (t for t in (as_text(item.get(k)) for k in ("slug", "key", "name")) if t), None
+            )
+        if slug is None:
+            return None
+        slugs.append(slug)
+    return tuple(dict.fromkeys(slugs))
+
+
+def _filter_scope(definition: Mapping[str, Any]) -> str | None:
+    """GLOBAL or ENTITY when the filter's type says so plainly; the shape is [unknown]."""
+    found: set[str] = set()
+    candidates = [definition.get("filter"), definition.get("scope")]
+    for value in candidates:
+        text = value.get("type") if isinstance(value, Mapping) else value
+        if isinstance(text, str):
+            upper = text.upper()
+            found |= {s for s in ("GLOBAL", "ENTITY") if s in upper}
+    return found.pop() if len(found) == 1 else None
+
+
+def parse_definition(payload: Any) -> Definition | None:
+    """A workflow's definition, read defensively; None when the answer is not an object."""
+    if not isinstance(payload, Mapping):
+        return None
+    return Definition(
+        name=as_text(payload.get("name")),
+        draft=_flag(payload.get("isDraft")),
+        runnable_via_api=_flag(payload.get("isRunnableViaApi")),
+        restricts_completion=_flag(payload.get("restrictActionCompletionToRunnerUser")),
+        variables=_variable_slugs(payload.get("variables")) if "variables" in payload else None,
+        scope=_filter_scope(payload),
+    )

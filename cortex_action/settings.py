@@ -284,6 +284,8 @@ class RunSettings(Settings):
     notification_recipients: Annotated[tuple[str, ...], _on_text(parse.parse_email_list)] = ()
     idempotency_key: HeaderToken | None = None
     wait: Bool
+    preflight: Bool
+    dry_run: Bool
     on_paused: Paused
 
 

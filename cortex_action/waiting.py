@@ -8,10 +8,10 @@ deadline.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from cortex_action.models import Outcome, Run
+from cortex_action.models import Block, Outcome, Phase, Run
 from cortex_action.retry import Clock, Sleep, equal_jitter
 from cortex_action.schedule import PollState, running_block
 from cortex_action.settings import OnPaused
@@ -58,6 +58,57 @@ class EventKind(enum.Enum):
     HEARTBEAT = "heartbeat"  # still waiting: a good moment to repeat the link
     PAUSED = "paused"  # the run waits for a person; said once per pause
     QUEUED = "queued"  # NOT_INITIATED for a while: likely waiting for a free slot; said once
+    BLOCK_STARTED = "block_started"  # a block began (said once per block)
+    BLOCK_ENDED = "block_ended"  # a block ended (said once per block), with its duration
+
+
+@dataclass(frozen=True)
+class BlockChange:
+    """A block that started or ended between two looks at the run."""
+
+    kind: EventKind  # BLOCK_STARTED or BLOCK_ENDED
+    block: Block
+    position: int  # 1-based, of ``total``
+    total: int
+    duration: float | None = None  # an ended block's, from its own timestamps
+
+
+def block_changes(before: Sequence[Block], after: Sequence[Block]) -> list[BlockChange]:
+    """What changed between two looks, in block order; blocks are matched by position. A block
+    that started and ended between the looks gives both changes, so each is said once."""
+    changes: list[BlockChange] = []
+    total = len(after)
+    for index, block in enumerate(after):
+        was = before[index].phase if index < len(before) else Phase.PENDING
+        now = block.phase
+        if was is Phase.PENDING and now is not Phase.PENDING:
+            changes.append(BlockChange(EventKind.BLOCK_STARTED, block, index + 1, total))
+        if was is not Phase.ENDED and now is Phase.ENDED:
+            changes.append(
+                BlockChange(EventKind.BLOCK_ENDED, block, index + 1, total, block.times.duration)
+            )
+    return changes
+
+
+class BlockWatch:
+    """Each block's start and end, said once; an ended block's duration from its timestamps,
+    else as seen between looks (nothing when it started and ended within one)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.seen_at: dict[int, float] = {}  # when each block was seen to start
+
+    def changes(self, run: Run, now: float) -> list[BlockChange]:
+        said: list[BlockChange] = []
+        for found in block_changes(self.blocks, run.blocks):
+            change = found
+            if change.kind is EventKind.BLOCK_STARTED:
+                self.seen_at[change.position] = now
+            elif change.duration is None and self.seen_at.get(change.position, now) < now:
+                change = replace(change, duration=now - self.seen_at[change.position])
+            said.append(change)
+        self.blocks = run.blocks
+        return said
 
 
 @dataclass(frozen=True)
@@ -66,6 +117,17 @@ class WaitEvent:
     run: Run
     elapsed: float
     previous: str | None = None
+    block: BlockChange | None = None  # BLOCK_STARTED and BLOCK_ENDED
+
+
+def current_block(run: Run) -> tuple[int, int, Block] | None:
+    """The block running now (position, total, block): the last one that started."""
+    blocks = run.blocks
+    running = [(i, b) for i, b in enumerate(blocks, start=1) if b.phase is Phase.RUNNING]
+    if not running:
+        return None
+    index, block = running[-1]
+    return index, len(blocks), block
 
 
 # The next interval from what the last look saw (``schedule.Forecast``); None: ``PollSchedule``.
@@ -96,11 +158,22 @@ def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch,
     status_since = started
     said_queued = False
     block: tuple[int, str] | None = None
+    watch = BlockWatch()
+
+    def block_events(now: float) -> None:
+        nonlocal last_heartbeat
+        for change in watch.changes(run, now):
+            last_heartbeat = now  # news: the heartbeat waits for a quiet minute
+            events(WaitEvent(change.kind, run, now - started, block=change))
 
     while True:
         now = clock()
         changed = run.status != previous or running_block(run) != block
         block = running_block(run)
+        # Blocks end before their run does; a run starts before its blocks do.
+        blocks_first = run.outcome in (Outcome.SUCCESS, Outcome.FAILURE)
+        if blocks_first:
+            block_events(now)
         if run.status != previous:
             events(WaitEvent(EventKind.STATUS, run, now - started, previous))
             if run.outcome is Outcome.UNKNOWN and run.status not in warned_unknown:
@@ -112,6 +185,8 @@ def wait_for_run(  # noqa: PLR0913 - keyword-only: the pure loop's seams (fetch,
                 next_interval = schedule.intervals()  # a change: look again soon
             previous = run.status
             last_heartbeat = status_since = now
+        if not blocks_first:
+            block_events(now)
         if (
             not said_queued
             and run.status == "NOT_INITIATED"

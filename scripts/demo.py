@@ -102,7 +102,9 @@ def main() -> int:
     for name, value in parse_outputs(outputs.read_text()).items():
         shown = value if len(value) <= 100 else value[:100] + "…"
         print(f"  {name} = {shown}")
-    print(f"Job summary (Markdown): {summary}")
+    print(f"Job summary (Markdown, as GitHub renders it on the job's page): {summary}")
+    for line in summary.read_text(encoding="utf-8").splitlines():
+        print(f"  {line}")
     print("The emulator was stopped.")
     return code
 

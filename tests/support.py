@@ -260,6 +260,14 @@ class ScriptedCortex:
         server.expect_request(
             re.compile(rf"/api/v1/workflows/{re.escape(workflow)}/runs/[^/]+"), method="GET"
         ).respond_with_handler(self._get)
+        # The preflight reads the workflow's definition first, as it does from real Cortex: a
+        # plain runnable workflow unless a test says otherwise.
+        self.definition: Response = json_response(
+            {"name": "Deploy service", "tag": workflow, "isDraft": False, "isRunnableViaApi": True}
+        )
+        server.expect_request(f"/api/v1/workflows/{workflow}", method="GET").respond_with_handler(
+            lambda request: self.definition
+        )
 
     @property
     def base_url(self) -> str:
@@ -291,7 +299,17 @@ class ScriptedCortex:
         return self._next(self.get_responses)
 
     def requests(self, method: str | None = None) -> list[Request]:
-        return [r for r, _ in self.server.log if method is None or r.method == method]
+        """The requests to the run endpoints (the trigger and the polls), in order; the
+        preflight's read of the definition is in ``definition_reads``."""
+        return [
+            r
+            for r, _ in self.server.log
+            if (method is None or r.method == method) and r not in self.definition_reads()
+        ]
+
+    def definition_reads(self) -> list[Request]:
+        path = f"/api/v1/workflows/{self.workflow}"
+        return [r for r, _ in self.server.log if r.path == path and r.method == "GET"]
 
     def polls(self) -> list[Request]:
         """The GETs of the run (not the list request that reads the workflow's history)."""
@@ -370,6 +388,11 @@ class EmulatedCortex:
             for r in self.emulator.requests
         ]
 
+    @property
+    def trigger(self) -> dict[str, Any]:
+        """The first trigger received (the preflight's read of the definition comes before)."""
+        return next(r for r in self.requests if r["method"] == "POST")
+
     def run(self, argv: list[str], env: Mapping[str, str]) -> Outcome:
         """``cli.main`` as the console script calls it, on the shared clock."""
         return invoke(env, argv, time=self.time)
@@ -428,3 +451,29 @@ def start_emulator_process(*args: str) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# The preflight's read of a workflow's definition: GET /api/v1/workflows/{one segment}; and the
+# dry run's read of the run listing, GET /api/v1/workflows/runs.
+_DEFINITION_PATH = re.compile(r"/api/v1/workflows/(?!runs/?$)[^/]+/?")
+_LISTING_PATH = re.compile(r"/api/v1/workflows/runs/?")
+RUNNABLE = {"isRunnableViaApi": True, "isDraft": False}
+
+
+def with_definition(
+    handler: Callable[[httpx.Request], httpx.Response],
+    definition: Mapping[str, Any] = RUNNABLE,
+) -> Callable[[httpx.Request], httpx.Response]:
+    """``handler`` behind a Cortex that also answers the preflight's read of the definition and
+    the dry run's read of the listing (no runs), so that a test about the trigger and the polls
+    sees only those."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.split(b"?")[0].decode("ascii")  # still percent-encoded
+        if request.method == "GET" and _DEFINITION_PATH.fullmatch(path):
+            return httpx.Response(200, json=dict(definition))
+        if request.method == "GET" and _LISTING_PATH.fullmatch(path):
+            return httpx.Response(200, json={"runs": [], "total": 0, "totalPages": 0})
+        return handler(request)
+
+    return serve

@@ -75,9 +75,31 @@ def test_failed_block_message_reaches_the_annotation(
 def test_refusals_exit_3_and_start_nothing(
     emulator: EmulatorServer, tmp_path: Path, inputs: dict[str, str], text: str
 ) -> None:
-    """Not runnable, scope mismatch, unknown variable or entity: exit 3, no run."""
-    result = run_action(emulator, tmp_path, **inputs)
+    """Not runnable, scope mismatch, unknown variable or entity: exit 3, no run (Cortex's own
+    refusals, with the preflight off)."""
+    result = run_action(emulator, tmp_path, preflight="false", **inputs)
     assert result.exit_code == 3, result.log
+    assert text in result.log
+    assert emulator.runs == []
+
+
+@pytest.mark.parametrize(
+    ("inputs", "text", "code"),
+    [
+        ({"workflow": "not-runnable"}, "Runnable via API", 2),
+        ({"workflow": "deploy-service"}, "Cortex answered 400", 3),
+        ({"workflow": "scaffold-repo", "initial_context": "colour=red"}, "'colour'", 2),
+        ({"workflow": "no-such-workflow"}, "Cortex answered 404", 2),
+        ({"workflow": "deploy-service", "entity": "no-such-entity"}, "Cortex answered 404", 3),
+    ],
+)
+def test_refusals_with_the_preflight(
+    emulator: EmulatorServer, tmp_path: Path, inputs: dict[str, str], text: str, code: int
+) -> None:
+    """Issue 13: what the definition says for sure (not runnable, an unknown variable, no such
+    workflow) is exit 2 before the trigger; the rest is still Cortex's refusal, exit 3."""
+    result = run_action(emulator, tmp_path, **inputs)
+    assert result.exit_code == code, result.log
     assert text in result.log
     assert emulator.runs == []
 

@@ -67,6 +67,9 @@ def tls_server(ca: trustme.CA) -> Iterator[HTTPServer]:
     server.expect_request("/api/v1/workflows/deploy-service/runs", method="POST").respond_with_json(
         RUN, status=201
     )
+    server.expect_request("/api/v1/workflows/deploy-service", method="GET").respond_with_json(
+        {"isRunnableViaApi": True}  # the preflight's read of the definition
+    )
     server.start()
     yield server
     server.clear()
@@ -94,7 +97,8 @@ def test_https_through_proxy_with_private_ca(
         env = env_for(tls_server.port, HTTPS_PROXY=f"http://127.0.0.1:{proxy.server_address[1]}")
         result = invoke(env, ["run", "--ca-bundle", str(bundle), "--no-wait"])
         assert result.exit_code == 0, result.log
-        assert proxy.seen == [f"CONNECT cortex.test:{tls_server.port} HTTP/1.1"]
+        # Each request (the preflight's read, then the trigger) tunnels through the proxy.
+        assert set(proxy.seen) == {f"CONNECT cortex.test:{tls_server.port} HTTP/1.1"}
     assert "Using proxy http://127.0.0.1" in result.stderr
 
 
@@ -125,6 +129,9 @@ def test_unknown_ca_fails_with_a_hint(tls_server: HTTPServer, tmp_path: Path) ->
 def test_plain_http_through_proxy(httpserver: HTTPServer) -> None:
     """HTTP_PROXY carries a plain-http request (allowed with allow-insecure-http)."""
     httpserver.expect_request("/api/v1/workflows/deploy-service/runs").respond_with_json(RUN)
+    httpserver.expect_request("/api/v1/workflows/deploy-service").respond_with_json(
+        {"isRunnableViaApi": True}  # the preflight's read of the definition
+    )
     with forward_proxy() as proxy:
         env = {
             "CORTEX_API_TOKEN": TOKEN,
@@ -136,4 +143,6 @@ def test_plain_http_through_proxy(httpserver: HTTPServer) -> None:
         }
         result = invoke(env, ["run", "--no-wait"])
         assert result.exit_code == 0, result.log
-        assert proxy.seen[0].startswith(f"POST http://cortex.test:{httpserver.port}/api/v1/")
+        # The preflight's read, then the trigger: both through the proxy.
+        assert proxy.seen[0].startswith(f"GET http://cortex.test:{httpserver.port}/api/v1/")
+        assert proxy.seen[1].startswith(f"POST http://cortex.test:{httpserver.port}/api/v1/")

@@ -215,10 +215,15 @@ def test_workflow_tag_is_percent_encoded(httpserver: HTTPServer, tmp_path: Path)
     httpserver.expect_request(re.compile(".*"), method="POST").respond_with_json(
         {"id": "r", "status": "COMPLETED"}
     )
+    httpserver.expect_request(re.compile(".*"), method="GET").respond_with_json(
+        {"isRunnableViaApi": True}
+    )
     env = github_env(tmp_path, httpserver.url_for("/").rstrip("/"), workflow="a/b c")
     result = invoke(env)
     assert result.exit_code == 0, result.log
-    assert httpserver.log[0][0].environ["RAW_URI"] == "/api/v1/workflows/a%2Fb%20c/runs"
+    raw = {r.method: r.environ["RAW_URI"] for r, _ in httpserver.log}
+    assert raw["POST"] == "/api/v1/workflows/a%2Fb%20c/runs"
+    assert raw["GET"] == "/api/v1/workflows/a%2Fb%20c"  # the preflight's read, too
 
 
 def test_runs_ids_are_percent_encoded_when_polled(cortex: ScriptedCortex, tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ class SlowCortex:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def handle(self, method: str) -> tuple[int, dict[str, Any]] | None:
+    def handle(self, method: str, path: str = "") -> tuple[int, dict[str, Any]] | None:
+        if method == "GET" and path.rstrip("/").endswith("/workflows/deploy-service"):
+            return 200, {"isRunnableViaApi": True}  # the preflight's read of the definition
         self.seen.append(method)
         if method == self.hang:
             self.arrived.set()
@@ -72,7 +74,7 @@ def slow_cortex(request: pytest.FixtureRequest) -> Iterator[tuple[SlowCortex, st
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
-            answer = cortex.handle(self.command)
+            answer = cortex.handle(self.command, self.path)
             if answer is None:
                 self.close_connection = True
                 return

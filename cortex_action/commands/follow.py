@@ -5,6 +5,8 @@ Shared by ``run`` (after the trigger) and ``wait`` (an existing run).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.endings import Ending, Failure, retry_advice
@@ -14,17 +16,56 @@ from cortex_action.models import Outcome, Run
 from cortex_action.render.terminal import format_duration
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused, ReadSettings, RunSettings
-from cortex_action.waiting import EventKind, Stop, WaitEvent, wait_for_run
+from cortex_action.waiting import (
+    BlockChange,
+    EventKind,
+    Stop,
+    WaitEvent,
+    current_block,
+    wait_for_run,
+)
+
+# How often the live line of a terminal ticks between polls.
+TICK = 1.0
+MAX_BLOCK_LINES = 400
 
 
 def elapsed(seconds: float) -> str:
     return f"[{format_duration(seconds):>7}]"
 
 
+def block_line(change: BlockChange) -> str:
+    """``Block 2/5 Deploy: started`` / ``: COMPLETED in 4s`` / ``: FAILED after 4s: <error>``."""
+    block = change.block
+    head = f"Block {change.position}/{change.total} {log_text(block.name, 200)}"
+    if change.kind is EventKind.BLOCK_STARTED:
+        return f"{head}: started"
+    status = log_text(block.status or ("FAILED" if block.failed else "ended"), 60)
+    took = None
+    if change.duration is not None:  # blocks are often short: tenths below ten seconds
+        took = (
+            f"{change.duration:.1f}s" if change.duration < 10 else format_duration(change.duration)
+        )
+    if block.failed:
+        line = f"{head}: {status}" + (f" after {took}" if took else "")
+        return line + (f": {log_text(block.error, 2000)}" if block.error else "")
+    return f"{head}: {status}" + (f" in {took}" if took else "")
+
+
+def running_now(run: Run) -> str:
+    """`` (block 2/5 Deploy)`` while a block runs, else empty."""
+    found = current_block(run)
+    if found is None:
+        return ""
+    position, total, block = found
+    return f" (block {position}/{total} {log_text(block.name, 100)})"
+
+
 def log_event(
     ctx: Context[RunSettings] | Context[ReadSettings],
     event: WaitEvent,
     outlook: forecast.Outlook | None = None,
+    said: list[int] | None = None,
 ) -> None:
     status = log_text(event.run.status, 100)
     when = elapsed(event.elapsed)
@@ -33,7 +74,19 @@ def log_event(
     eta = f"; {left}" if left else ""
     if event.kind is EventKind.STATUS:
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
-        ctx.host.status(f"{when} {status}{was}{eta}")
+        # A line that stays: on a terminal, only the ticking line is rewritten.
+        ctx.host.info(f"{when} {status}{was}{eta}")
+    elif event.block is not None:
+        # A run of thousands of blocks must not bury the log: the first ones, then one line.
+        said = said if said is not None else [0]
+        said[0] += 1
+        if said[0] <= MAX_BLOCK_LINES:
+            ctx.host.info(f"{when} {block_line(event.block)}")
+        elif said[0] == MAX_BLOCK_LINES + 1:
+            ctx.host.info(
+                f"{when} More blocks start and end than the log shows ({MAX_BLOCK_LINES} lines); "
+                "the summary and the `result` output have them all."
+            )
     elif event.kind is EventKind.QUEUED:
         ctx.host.info(
             f"{when} Still NOT_INITIATED: Cortex runs at most 5 workflow runs at once (paused "
@@ -59,7 +112,28 @@ def log_event(
             f"Open it: {ctx.runs_url}"
         )
     elif event.kind is EventKind.HEARTBEAT:
-        ctx.host.status(f"{when} still {status}{eta}: {ctx.runs_url}")
+        ctx.host.status(f"{when} still {status}{running_now(event.run)}{eta}: {ctx.runs_url}")
+
+
+def ticking(
+    ctx: Context[RunSettings] | Context[ReadSettings], latest: Callable[[], Run]
+) -> Callable[[float], None]:
+    """A sleep that, on a live terminal, redraws the progress line each second: the elapsed
+    time and the block running now. Anywhere else, the plain sleep: no line without news."""
+    if not ctx.host.live:
+        return ctx.sleep
+    began = ctx.progress.started
+
+    def sleep(seconds: float) -> None:
+        end = ctx.clock() + seconds
+        while (left := end - ctx.clock()) > 0:
+            run = latest()
+            ctx.host.status(
+                f"{elapsed(ctx.clock() - began)} {log_text(run.status, 100)}{running_now(run)}"
+            )
+            ctx.sleep(min(TICK, left))
+
+    return sleep
 
 
 def follow(
@@ -86,15 +160,16 @@ def follow(
 
     outlook = forecast.load(ctx, run, deadline) if run.outcome is Outcome.RUNNING else None
     waiting_since = ctx.clock()
+    said: list[int] = [0]  # block lines logged so far
     try:
         result = wait_for_run(
             run,
             fetch,
             clock=ctx.clock,
-            sleep=ctx.sleep,
+            sleep=ticking(ctx, lambda: progress.run or run),
             deadline=deadline,
             on_paused=ctx.settings.on_paused,
-            events=lambda event: log_event(ctx, event, outlook),
+            events=lambda event: log_event(ctx, event, outlook, said),
             cadence=outlook.forecast if outlook else None,
         )
     except DeadlineReached as exc:
@@ -113,6 +188,17 @@ def follow(
         if progress.compared:
             ctx.host.info(f"Compared with its history: {progress.compared}.")
     took = format_duration(ctx.clock() - progress.started)
+    completed_in, ended_after = f" in {took}", f" after {took}"
+    if progress.command == "wait" and run.outcome in (Outcome.SUCCESS, Outcome.FAILURE):
+        # It had ended before we looked: its own duration, not the seconds spent looking; and
+        # none at all when it doesn't give its times.
+        own = run.times.duration
+        progress.duration = own
+        progress.duration_known = own is not None
+        completed_in = ended_after = " (it had already ended)"
+        if own is not None:
+            completed_in = f" in {format_duration(own)} (it had already ended)"
+            ended_after = f" after {format_duration(own)} (it had already ended)"
     if result.stop is Stop.TIMEOUT:
         return _gave_up(
             ctx,
@@ -133,7 +219,7 @@ def follow(
     # A replay's end is an earlier request's: the last line says so, not just "COMPLETED in 1s".
     existing = " (an existing run: no new run was started)" if progress.replayed else ""
     if final.outcome is Outcome.SUCCESS:
-        return progress.ended(ExitCode.OK, f"Run {final.id}{existing} COMPLETED in {took}.")
+        return progress.ended(ExitCode.OK, f"Run {final.id}{existing} COMPLETED{completed_in}.")
     reasons = [
         f"{log_text(block.name, 200)}: {log_text(block.error or block.status or 'failed', 2000)}"
         for block in final.failed_blocks
@@ -141,7 +227,7 @@ def follow(
     detail = ("\n" + "\n".join(f"  - {r}" for r in reasons)) if reasons else ""
     return _failed(
         ctx,
-        f"Run {final.id}{existing} ended {log_text(final.status, 100)} after {took}.{detail}\n"
+        f"Run {final.id}{existing} ended {log_text(final.status, 100)}{ended_after}.{detail}\n"
         f"Open it in Cortex: {ctx.runs_url}\n" + retry_advice(progress, run_known=True, ended=True),
     )
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from cortex_action.client import path_segment
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import follow
+from cortex_action.commands.preflight import preflight
 from cortex_action.endings import Ending
 from cortex_action.errors import ExitCode
 from cortex_action.idempotency import Key, derive_key
 from cortex_action.identity import Asked, check_trigger_answer, replay_of
-from cortex_action.sanitize import log_text
+from cortex_action.render.summary import dry_run_summary
+from cortex_action.sanitize import json_for_log, log_text
 from cortex_action.settings import RunSettings
+
+DRY_RUN = "DRY_RUN"  # the `status` output of a dry run
 
 
 def request_body(settings: RunSettings) -> dict[str, Any]:
@@ -53,13 +59,16 @@ def run(ctx: Context[RunSettings]) -> Ending:
     key = idempotency_key(ctx, body)
     progress.scope = body["scope"]["type"]
     progress.entity = settings.entity
-    progress.idempotency_key, progress.key_source = key.value, key.source
+    if settings.preflight or settings.dry_run:
+        # Before the key is on record: a refusal here says "no run was started", truly.
+        preflight(ctx, deadline)
     progress.key_given = bool(settings.idempotency_key)
     if key.random:  # a repeat makes another random key, whatever the host
         progress.retry_sends_same_key = False
     scope = "GLOBAL scope" if not settings.entity else f"entity {log_text(settings.entity, 200)}"
+    verb = "Dry run: would trigger" if settings.dry_run else "Triggering"
     ctx.host.info(
-        f"Triggering Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
+        f"{verb} Cortex workflow {log_text(settings.workflow, 200)} ({scope}) "
         f"at {settings.base_url}"
     )
     if key.random:  # why it is random, and what to do, said once: in the warning
@@ -67,6 +76,9 @@ def run(ctx: Context[RunSettings]) -> Ending:
         ctx.host.warning(key.source, title="No commit SHA")
     else:
         ctx.host.info(f"Idempotency key: {key.value} ({key.source})")
+    if settings.dry_run:
+        return dry_run(ctx, body, key, deadline)
+    progress.idempotency_key, progress.key_source = key.value, key.source
     with ctx.host.group("Request body"):
         ctx.host.detail(json.dumps(body, indent=2, ensure_ascii=False))
 
@@ -106,3 +118,60 @@ def run(ctx: Context[RunSettings]) -> Ending:
             ExitCode.OK, f"Run {run.id} was {what} ({run.status}); not waiting (wait: false)."
         )
     return follow(ctx, run, deadline, asked=asked, accepted_at=accepted_at)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a dry run prints on stdout with ``--json``: what the trigger would have been."""
+
+    workflow: str
+    body: dict[str, Any]
+    key: Key
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "command": "run",
+            "dryRun": True,
+            "workflow": self.workflow,
+            "status": DRY_RUN,
+            "idempotencyKey": self.key.value,
+            "keySource": self.key.source,
+            "body": self.body,
+            "exitCode": 0,
+        }
+
+    def stdout(self, *, as_json: bool) -> str:
+        if not as_json:
+            return ""
+        return json_for_log(json.dumps(self.result(), indent=2, ensure_ascii=False)) + "\n"
+
+
+def dry_run(ctx: Context[RunSettings], body: dict[str, Any], key: Key, deadline: float) -> Ending:
+    """Everything a trigger needs, checked, and the trigger shown; never sent."""
+    settings = ctx.settings
+    # Can this token read runs? A refusal is exit 3, as it would be after a real trigger.
+    ctx.client.list_runs(
+        {"workflowIds": [settings.workflow], "page": 0, "size": 1}, deadline=deadline
+    )
+    ctx.host.info("The token can read runs (one list request answered).")
+    path = f"/api/v1/workflows/{path_segment(settings.workflow)}/runs"
+    ctx.host.info(
+        f"The trigger it would send: POST {settings.base_url}{path}\n"
+        f"Idempotency-Key: {key.value}\n{json.dumps(body, indent=2, ensure_ascii=False)}"
+    )
+    dry = DryRun(settings.workflow, body, key)
+    return Ending(
+        ExitCode.OK,
+        outputs={"idempotency-key": key.value, "status": DRY_RUN},
+        summary=dry_run_summary(
+            workflow=settings.workflow,
+            body=body,
+            key=key.value,
+            key_source=key.source,
+        ),
+        printout=dry,
+        closing=(
+            "Dry run: the trigger would be sent; nothing was started. Set `dry-run: false` "
+            "to trigger it."
+        ),
+    )

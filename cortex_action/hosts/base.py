@@ -178,6 +178,11 @@ class Host:
         """Detail (request bodies, retries): the same as ``info`` unless a host folds it."""
         self.info(text)
 
+    @property
+    def live(self) -> bool:
+        """Whether ``status`` rewrites one line in place (a terminal), so it may tick."""
+        return False
+
     def status(self, text: str) -> None:
         """A progress line (status changes, heartbeats): ``info`` unless a host shows it live."""
         self.info(text)

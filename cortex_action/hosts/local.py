@@ -31,6 +31,10 @@ class LocalHost(Host):
         return is_terminal(self.err) and self.env.get("TERM", "") != "dumb"
 
     @property
+    def live(self) -> bool:
+        return self.interactive
+
+    @property
     def checkout(self) -> str | None:
         # Where a CI we don't know checked out: the three hosts' own names, else the cwd.
         env = self.env

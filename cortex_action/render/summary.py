@@ -4,16 +4,22 @@ with a size limit (GitHub's 1 MiB) cuts it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cortex_action.models import MISSING, Outcome, classify, parse_row
+from cortex_action.models import MISSING, Outcome, Phase, Run, classify, parse_row
 from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report
 from cortex_action.sanitize import markdown_code, markdown_text
 
 MAX_BLOCK_ROWS = 200
+# Bars in the gantt chart: each is one short line (~100 bytes), so the summary stays far under
+# GitHub's 1 MiB whatever the number of blocks, and the chart stays readable.
+MAX_CHART_BARS = 100
+MAX_BAR_LABEL = 60
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]|`\\]+")
 
 ICONS = {
@@ -88,6 +94,106 @@ def run_summary(report: Report) -> str:
             lines.append(
                 f"\n_{len(blocks) - MAX_BLOCK_ROWS} more blocks are in the `result` output._"
             )
+    # Under the table, where the blocks give their times (``gantt`` says nothing otherwise).
+    lines += ["", gantt(report.run) or ""] if report.run else []
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# Characters that mean something to Mermaid's gantt syntax (``:`` ends a task's name, ``;`` and
+# a newline end a statement, ``#`` starts an entity, ``%%`` a comment), to HTML, or to the
+# Markdown fence around the chart: each is written as Mermaid's entity code (``#58;``), which
+# Mermaid decodes after parsing and shows as text, so a name is drawn exactly as it is.
+_MERMAID_SPECIAL = frozenset(':;#%<>&`"\\{}')
+_BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def mermaid_label(text: str, limit: int = MAX_BAR_LABEL) -> str:
+    """A block's name as one safe gantt task name: one line, no syntax, no markup, short."""
+    text = _BLANKS.sub(" ", text).strip()
+    text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return "".join(f"#{ord(c)};" if c in _MERMAID_SPECIAL else c for c in text)
+
+
+def _millis(instant: dt.datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def gantt(run: Run) -> str | None:
+    """A Mermaid gantt chart of the run's blocks, one bar each (failed ones ``crit``), in a
+    fenced block; None when no block gives a start time. At most ``MAX_CHART_BARS`` bars."""
+    times = run.times
+    # A block still running (or cut off) ends, on the chart, where the run was last seen.
+    fallback = times.ended or times.updated
+    bars: list[str] = []
+    blocks = run.blocks
+    more = False
+    for number, block in enumerate(blocks, start=1):
+        if len(bars) >= MAX_CHART_BARS:
+            more = True  # the rest are not read: a run may have thousands
+            break
+        start = block.times.started
+        if start is None:
+            continue
+        end = block.times.ended
+        if end is None or end < start:
+            end = fallback if fallback is not None and fallback >= start else start
+        tag = "crit" if block.failed else "active" if block.phase is Phase.RUNNING else "done"
+        begin = _millis(start)
+        label = mermaid_label(block.name) or "block"
+        bars.append(
+            f"    {number}. {label} :{tag}, b{number}, {begin}, {max(_millis(end), begin + 1)}"
+        )
+    if not bars:
+        return None
+    lines = [
+        "```mermaid",
+        "gantt",
+        "    dateFormat x",
+        "    axisFormat %H:%M:%S",
+        "    todayMarker off",
+        "    section Blocks",
+        *bars,
+        "```",
+    ]
+    if more:
+        lines.append(
+            f"\n_The chart shows the first {len(bars)} timed blocks of {len(blocks)}; all are in "
+            "the `result` output._"
+        )
+    return "\n".join(lines)
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, so it can't be closed early."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def dry_run_summary(*, workflow: str, body: Mapping[str, Any], key: str, key_source: str) -> str:
+    """What a dry run checked and the trigger it would send (its body), which it did not."""
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    fence = _fence(text)
+    scope = body.get("scope") if isinstance(body.get("scope"), Mapping) else {}
+    assert isinstance(scope, Mapping)
+    entity = scope.get("entityId")
+    scope_text = markdown_text(str(scope.get("type", "GLOBAL")), 40)
+    scope_text += f" {markdown_code(str(entity))}" if entity else ""
+    lines = [
+        f"### 🧪 Cortex workflow {markdown_code(workflow)}: dry run",
+        "",
+        "The workflow and the token were checked; the trigger below was **not** sent.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Workflow | {markdown_code(workflow)} |",
+        f"| Scope | {scope_text} |",
+        f"| Idempotency key | {markdown_code(key)} ({markdown_text(key_source, 300)}) |",
+        "| Status | DRY\\_RUN |",
+        "",
+        f"{fence}json",
+        text,
+        fence,
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -42,6 +42,14 @@ def past_runs(seconds: list[float], **extra: Any) -> list[dict[str, Any]]:
     return runs
 
 
+@pytest.fixture(autouse=True)
+def definition(api: HTTPServer) -> None:
+    """The preflight's read of the workflow's definition, answered as Cortex does."""
+    api.expect_request("/api/v1/workflows/deploy-service", method="GET").respond_with_json(
+        {"isRunnableViaApi": True, "isDraft": False}
+    )
+
+
 class Simulated:
     """A run of deploy-service that ends ``took`` seconds after its trigger, on the fake clock."""
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from cortex_action.errors import CortexError, DeadlineReached, RetriesExhausted, TransportError
 from cortex_action.retry import RetryPolicy, Transient, call_with_retries
 from tests.fuzz.strategies import fuzz, fuzz_few
-from tests.support import FakeTime, github_env, invoke
+from tests.support import FakeTime, github_env, invoke, with_definition
 
 POLICY = RetryPolicy()
 # How far past the deadline an invocation may end: one last request at the shortest timeout.
@@ -135,7 +135,7 @@ def _cli(
 
     with tempfile.TemporaryDirectory() as tmp:
         env = github_env(Path(tmp), "https://api.example.com", timeout=f"{timeout}s")
-        result = invoke(env, time=time, transport=httpx.MockTransport(handler))
+        result = invoke(env, time=time, transport=httpx.MockTransport(with_definition(handler)))
     return result.exit_code, result.log, time.now - started, time.sleeps, result.outputs
 
 
@@ -200,7 +200,7 @@ def test_a_retry_after_past_the_deadline_ends_at_once_and_says_why(
                 201 if request.method == "POST" else 200, json={"id": "r1", "status": status}
             )
 
-        return httpx.MockTransport(handler)
+        return httpx.MockTransport(with_definition(handler))
 
     time = FakeTime()
     with tempfile.TemporaryDirectory() as tmp:

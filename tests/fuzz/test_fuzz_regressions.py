@@ -10,11 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import TOKEN, github_env, invoke
+from tests.support import TOKEN, github_env, invoke, with_definition
 
 
 def _mock_invoke(tmp_path: Path, handler: httpx.MockTransport, **inputs: str) -> tuple[int, str]:
-    result = invoke(github_env(tmp_path, "https://api.example.com", **inputs), transport=handler)
+    # Behind the preflight's read of the definition, which these tests are not about.
+    transport = httpx.MockTransport(with_definition(handler.handler))  # type: ignore[arg-type]
+    result = invoke(github_env(tmp_path, "https://api.example.com", **inputs), transport=transport)
     return result.exit_code, result.log
 
 

@@ -29,7 +29,7 @@ from tests.fuzz.strategies import (
     fuzz_few,
 )
 from tests.readers import parse_github_outputs
-from tests.support import FakeTime, github_env, invoke
+from tests.support import FakeTime, github_env, invoke, with_definition
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
@@ -107,7 +107,8 @@ def _run(trigger: list[Answer], polls: list[Answer], timeout: str = "2m") -> See
             Path(tmp), "https://api.example.com", api_token=NASTY_TOKEN, timeout=timeout
         )
         time = FakeTime()
-        result = invoke(env, time=time, transport=httpx.MockTransport(handler))
+        transport = httpx.MockTransport(with_definition(handler))
+        result = invoke(env, time=time, transport=transport)
         started = 1000.0
         # The documented margin past `timeout` (docs/reliability.md): one request timeout (2 s
         # minimum near the deadline) plus scheduling slack; FakeTime only moves on sleeps.

@@ -142,7 +142,7 @@ def test_github_example_runs(emulated: EmulatedCortex, tmp_path: Path) -> None:
     result = emulated.run([], env)
 
     assert result.exit_code == 0, result.stdout
-    assert emulated.requests[0]["body"]["initialContext"] == {"version": SHA}
+    assert emulated.trigger["body"]["initialContext"] == {"version": SHA}
     outputs = parse_github_outputs(outputs_file.read_text(encoding="utf-8"))
     assert outputs["run-id"]
     assert outputs["status"] == "COMPLETED"
@@ -232,7 +232,7 @@ def test_gitlab_example_runs(emulated: EmulatedCortex, tmp_path: Path) -> None:
     result = emulated.run(argv[1:], env)
 
     assert result.exit_code == 0, result.stderr
-    assert emulated.requests[0]["body"]["initialContext"] == {"version": SHA}
+    assert emulated.trigger["body"]["initialContext"] == {"version": SHA}
     dotenv = parse_gitlab_dotenv((tmp_path / job["artifacts"]["reports"]["dotenv"]).read_bytes())
     for path in job["artifacts"]["paths"]:
         assert (tmp_path / path).is_file()

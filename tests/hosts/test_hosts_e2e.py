@@ -107,7 +107,7 @@ def test_gitlab_completed_run(emulated: EmulatedCortex, tmp_path: Path) -> None:
     }
     # The commit GitLab names is the one the idempotency key is made from.
     assert data["idempotencyKey"].startswith(f"cortex-action-{SHA[:12]}-")
-    assert emulated.requests[0]["headers"]["idempotency-key"] == data["idempotencyKey"]
+    assert emulated.trigger["headers"]["idempotency-key"] == data["idempotencyKey"]
 
     _, cases = read_junit((tmp_path / "cortex-action-junit.xml").read_bytes())
     assert [(c.name, c.outcome) for c in cases] == [
