@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +87,11 @@ def test_two_jobs_two_entities_start_two_runs_and_each_follows_its_own(
     assert mine["CORTEX_RUN_REPLAYED"] == "false"
 
 
+def run_reads(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The GETs of runs (not of the workflow's definition, which the preflight reads)."""
+    return [r for r in requests if r["method"] == "GET" and "/runs/" in r["path"]]
+
+
 @pytest.mark.parametrize("conflict", ["cached", "409"])
 def test_job_1s_key_fed_back_to_job_2_never_exits_0(tmp_path: Path, conflict: str) -> None:
     """A dotenv report as earlier builds wrote it (the key under the input's own variable):
@@ -96,14 +102,14 @@ def test_job_1s_key_fed_back_to_job_2_never_exits_0(tmp_path: Path, conflict: st
         assert job1.exit_code == 0
         report = parse_gitlab_dotenv((tmp_path / "job1" / "cortex-action.env").read_bytes())
         old_style = report | {"CORTEX_IDEMPOTENCY_KEY": report["CORTEX_RUN_IDEMPOTENCY_KEY"]}
-        polls_before = len([r for r in emulated.requests if r["method"] == "GET"])
+        polls_before = len(run_reads(emulated.requests))
 
         job2 = gitlab_job(
             emulated, tmp_path / "job2", job_id="102", entity="service-backend", inherited=old_style
         )
 
         assert job2.exit_code == 3, job2.stderr
-        assert len([r for r in emulated.requests if r["method"] == "GET"]) == polls_before
+        assert len(run_reads(emulated.requests)) == polls_before  # the foreign run: never polled
         assert f"deploy-{SHA}-101" in job2.stderr  # the key is named
         if conflict == "cached":
             assert "Cortex answered with another run" in job2.stderr
