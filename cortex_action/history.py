@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cortex_action import dates
+from cortex_action import identity
+from cortex_action.models import first_instant as models_first_instant
+from cortex_action.models import instant
 
 # When a run began, best first: our wait starts at the trigger, so a duration runs from the
 # run's creation (its time in the queue included), else from its start.
@@ -54,43 +56,15 @@ SKEW = dt.timedelta(hours=1)
 MAX_RUNS = 100
 
 
-def read_instant(value: Any) -> dt.datetime | None:  # noqa: PLR0911 - one return per form
-    """An instant from ISO 8601 text (with a zone) or epoch seconds/milliseconds; else None."""
-    if isinstance(value, bool):
-        return None
-    number: float | None = None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                return dates.parse_instant(text)
-            except ValueError:
-                return None
-    if number is None or not math.isfinite(number) or number <= 0:
-        return None
-    seconds = number / 1000 if number > 1e11 else number  # epoch milliseconds or seconds
-    try:
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+def read_instant(value: Any) -> dt.datetime | None:
+    """An instant as the history reads it: ``models.instant`` without guessing a zone (a run's
+    age is compared with our own clock)."""
+    return instant(value, naive_utc=False)
 
 
 def first_instant(raw: Mapping[str, Any], names: Iterable[str]) -> dt.datetime | None:
     """The first readable instant under one of ``names``, also inside a ``state`` object."""
-    state = raw.get("state")
-    places = [raw, state] if isinstance(state, Mapping) else [raw]
-    for name in names:
-        for place in places:
-            instant = read_instant(place.get(name))
-            if instant is not None:
-                return instant
-    return None
+    return models_first_instant(raw, names, naive_utc=False)
 
 
 def run_duration(raw: Mapping[str, Any]) -> float | None:
@@ -189,47 +163,14 @@ class Found:
     used: int = 0
 
 
-def _texts(raw: Mapping[str, Any], *paths: str) -> set[str]:
-    found: set[str] = set()
-    for path in paths:
-        value: Any = raw
-        for key in path.split("."):
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            found.add(str(value).strip().lower())
-    return found
-
-
 def workflow_names(raw: Mapping[str, Any]) -> set[str]:
-    """Every name the run gives its workflow (tag, cid, id); empty when it gives none."""
-    return _texts(
-        raw,
-        "workflow.tag",
-        "workflow.cid",
-        "workflow.id",
-        "workflowTag",
-        "workflowId",
-        "workflowCid",
-        "workflow",
-    )
+    """Every name the run gives its workflow (tag, cid, id), case-folded; empty when none."""
+    return identity.workflow_names(raw).every()
 
 
 def entity_names(raw: Mapping[str, Any]) -> set[str]:
-    """Every name the run gives its entity (tag or id), wherever Cortex may put it."""
-    return _texts(
-        raw,
-        "scope.entityId",
-        "scope.entityTag",
-        "entityId",
-        "entityTag",
-        "entity",
-        "entity.tag",
-        "entity.id",
-        "context.entity.tag",
-        "context.entity.id",
-        "context.entity.cid",
-        "context.entityId",
-    )
+    """Every name the run gives its entity (tag or id), case-folded, wherever Cortex puts it."""
+    return identity.entity_names(raw).every()
 
 
 def _block_timings(runs: Sequence[Mapping[str, Any]]) -> tuple[BlockTiming, ...]:
@@ -273,7 +214,7 @@ def build(  # noqa: PLR0913 - keyword-only: what a run of this workflow looks li
 ) -> Found:
     """The model from a page of runs: this workflow's ended runs of the last 30 days, the
     entity's own where there are at least ``min_runs`` of them."""
-    names = {w.strip().lower() for w in workflow if w and w.strip()}
+    names = {w.strip().casefold() for w in workflow if w and w.strip()}
     horizon = now - WINDOW
     ended: list[tuple[Mapping[str, Any], float, set[str]]] = []
     for raw in runs[:MAX_RUNS]:
@@ -293,7 +234,7 @@ def build(  # noqa: PLR0913 - keyword-only: what a run of this workflow looks li
             continue  # "ended" in the future: a garbled time, or not ended at all
         ended.append((raw, seconds, entity_names(raw)))
     if entity:
-        own = [item for item in ended if entity.lower() in item[2]]
+        own = [item for item in ended if entity.casefold() in item[2]]
         if len(own) >= min_runs:
             return _found(own, f"entity {entity}")
     if len(ended) < min_runs:

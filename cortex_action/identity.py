@@ -102,12 +102,17 @@ class _Names:
         kind = _kind(given)
         return kind in kinds or (kind != NUMBER and {TAG, CID} <= kinds)
 
+    def every(self) -> set[str]:
+        """Every identifier and name, case-folded: what a run may be found by."""
+        return {v.casefold() for v, _ in self.ids} | {n.casefold() for n in self.names}
+
     def describe(self) -> str:
         shown = [v for v, _ in self.ids] + list(self.names)
         return " / ".join(log_text(v, 100) for v in list(dict.fromkeys(shown))[:3])
 
 
-def _workflow_names(raw: Mapping[str, Any]) -> _Names:
+def workflow_names(raw: Mapping[str, Any]) -> _Names:
+    """How a run object names its workflow, wherever Cortex may put it (the one reader)."""
     return _Names.read(
         raw,
         tags=("workflow.tag", "workflowTag"),
@@ -117,7 +122,8 @@ def _workflow_names(raw: Mapping[str, Any]) -> _Names:
     )
 
 
-def _entity_names(raw: Mapping[str, Any]) -> _Names:
+def entity_names(raw: Mapping[str, Any]) -> _Names:
+    """How a run object names its entity, wherever Cortex may put it (the one reader)."""
     return _Names.read(
         raw,
         tags=(
@@ -150,8 +156,8 @@ def _scope_type(raw: Mapping[str, Any]) -> str | None:
 
 def belongs_to(run: Run) -> str:
     """What the run object says it belongs to, for messages."""
-    workflow = _workflow_names(run.raw)
-    entity = _entity_names(run.raw)
+    workflow = workflow_names(run.raw)
+    entity = entity_names(run.raw)
     parts = [f"workflow {workflow.describe() or '(not given)'}"]
     if entity.ids or entity.names:
         parts.append(f"entity {entity.describe()}")
@@ -163,7 +169,7 @@ def belongs_to(run: Run) -> str:
 def mismatches(run: Run, asked: Asked) -> list[str]:
     """What in the answer contradicts the request; empty when nothing does (or can't be told)."""
     found: list[str] = []
-    workflow = _workflow_names(run.raw)
+    workflow = workflow_names(run.raw)
     if workflow.contradicts(asked.workflow):
         found.append(
             f"it belongs to workflow {workflow.describe()}, not {log_text(asked.workflow, 200)}"
@@ -171,7 +177,7 @@ def mismatches(run: Run, asked: Asked) -> list[str]:
     if asked.scope is None:
         return found
     scope = _scope_type(run.raw)
-    entity = _entity_names(run.raw)
+    entity = entity_names(run.raw)
     if scope is not None and scope != asked.scope:
         found.append(f"its scope is {log_text(scope, 40)}, not {asked.scope}")
     elif asked.scope == "GLOBAL" and entity.ids:

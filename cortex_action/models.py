@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +62,13 @@ UPDATED_NAMES = ("dateUpdated", "updatedAt")
 _EPOCH_MS = 1e11
 
 
-def instant(value: Any) -> dt.datetime | None:
-    """A point in time from Cortex's JSON: ISO 8601 text (no zone means UTC), or epoch seconds
-    or milliseconds (number or digits); None for anything else. Never raises."""
+def instant(value: Any, *, naive_utc: bool = True) -> dt.datetime | None:
+    """A point in time from Cortex's JSON: ISO 8601 text, or epoch seconds or milliseconds
+    (number or digits); None for anything else. Never raises. The one reader of Cortex's times.
+
+    ``naive_utc``: a time without a zone is read as UTC (fine for showing a run and for
+    durations, where both ends share the zone); False where an absolute comparison with our own
+    clock decides something (a replay, a history's age), so that a guess can't decide it."""
     if value is None:  # the common case: a name this Cortex doesn't use
         return None
     number: float | None = None
@@ -78,8 +82,10 @@ def instant(value: Any) -> dt.datetime | None:
             return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds > 0 else None
         if isinstance(value, str) and value.strip():
             text = value.strip()
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*", text) and not re.search(
-                r"(Z|z|[+-]\d{2}:?\d{2})$", text
+            if (
+                naive_utc
+                and re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*", text)
+                and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", text)
             ):
                 text += "Z"  # a time without a zone: read as UTC
             return dates.parse_instant(text)
@@ -88,12 +94,14 @@ def instant(value: Any) -> dt.datetime | None:
     return None
 
 
-def first_instant(raw: Mapping[str, Any], names: tuple[str, ...]) -> dt.datetime | None:
+def first_instant(
+    raw: Mapping[str, Any], names: Iterable[str], *, naive_utc: bool = True
+) -> dt.datetime | None:
     """The first readable time among ``names``, at the top level of ``raw`` or in its ``state``."""
     state = raw.get("state")
     for source in (raw, state if isinstance(state, Mapping) else {}):
         for name in names:
-            found = instant(source.get(name))
+            found = instant(source.get(name), naive_utc=naive_utc)
             if found is not None:
                 return found
     return None
@@ -369,22 +377,11 @@ def parse_row(raw: Mapping[str, Any]) -> RunRow:
     )
 
 
-def _instant(value: str | None) -> dt.datetime | None:
-    """An ISO time with a zone, or epoch seconds or milliseconds; None for anything else."""
-    if value is None:
-        return None
-    try:
-        if value.replace(".", "", 1).isdigit():
-            number = float(value)
-            return dt.datetime.fromtimestamp(number / 1000 if number > 1e11 else number, dt.UTC)
-        return dates.parse_instant(value)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def created_at(raw: Mapping[str, Any]) -> dt.datetime | None:
-    """When the run was created, where the run object says so in a form we can read."""
-    return _instant(_first(raw, "dateCreated", "createdAt", "created", "creationDate"))
+    """When the run was created, where the run object says so with a zone (it is compared with
+    our own clock: a guessed zone could make a new run look like a replay)."""
+    names = ("dateCreated", "createdAt", "created", "creationDate")
+    return first_instant(raw, names, naive_utc=False)
 
 
 def ended_at(raw: Mapping[str, Any]) -> str | None:
