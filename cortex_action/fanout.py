@@ -3,12 +3,13 @@
 Pure: no I/O and no clock of its own. The command asks ``next_step(now)`` what to do next
 (trigger the next entity, poll one run, sleep until a time, or stop), does it, and reports what
 Cortex answered. One loop serves every run, so requests never come faster than one per
-``min_gap`` seconds (600 a minute at most; Cortex allows 1000), whatever the number of runs.
+``1/rate`` seconds on average (600 a minute at most, in bursts of at most 5; Cortex allows 1000),
+whatever the number of runs.
 
-Polls follow the single run's schedule (fast at first, then slower), and once a run of this
-fan-out has completed, the others are looked at again just after they should end (the median
-of the durations seen so far), so a freed slot is taken again within a fraction of a second
-without polling every run that often.
+Polls follow the single run's schedule until a run of this fan-out has completed; then the others
+are looked at when they should end (as learnt from those that did), so a freed slot is taken
+again within a fraction of a second while a run costs few requests: its trigger, and a poll or
+two.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ class Slot:
     next_poll: float = 0.0
     last_poll: float | None = None
     status_since: float = 0.0
-    interval: float = 0.0
-    fast_left: int = 0
+    interval: float = 0.0  # the usual schedule's next interval (0: start again)
+    quick: float = 0.0  # past its expected end: the next quick look's interval (0: start)
 
     @property
     def followed(self) -> bool:
@@ -195,18 +196,19 @@ class FanOut:
     on_paused: OnPaused
     deadline: float
     schedule: PollSchedule = field(default_factory=PollSchedule)
-    min_gap: float = 0.1  # between two requests: at most 600 a minute
-    fast: float = 0.25  # polls just after a run should have ended
-    fast_polls: int = 6  # at most this many such polls per status, then the usual schedule
+    rate: float = 10.0  # requests a second, sustained: at most 600 a minute
+    burst: float = 5.0  # back to back at most (a poll that frees a slot, then the trigger)
+    tokens: float = 5.0
+    refilled: float | None = None
+    fast: float = 0.2  # the first quick look after a run should have ended; then doubled
     max_busy_delay: float = 30.0
-    last_request: float = -math.inf
     busy_until: float = -math.inf
     busy_count: int = 0
     said_busy: bool = False
     said_held: bool = False
     said_stop: bool = False
     stopped: str | None = None  # why no new run is triggered, once that is so
-    durations: list[float] = field(default_factory=list)
+    samples: list[tuple[float, float]] = field(default_factory=list)
 
     # -- what to do next -----------------------------------------------------------------------
 
@@ -225,9 +227,10 @@ class FanOut:
         pending = self.pending() if self.stopped is None else []
         if (not followed and not pending) or now >= self.deadline:
             return Done()
-        gap_until = self.last_request + self.min_gap
-        if now < gap_until:
-            return Sleep(min(gap_until, self.deadline))
+        self._refill(now)
+        if self.tokens < 1 - 1e-9:  # rounding must not turn into a sleep of no time at all
+            wait = max(1e-3, (1 - self.tokens) / self.rate)
+            return Sleep(min(now + wait, self.deadline))
         can_trigger = bool(pending) and self.active < self.max_parallel
         if can_trigger and now >= self.busy_until:
             return Trigger(pending[0])
@@ -237,16 +240,26 @@ class FanOut:
         times = [s.next_poll for s in followed] + ([self.busy_until] if can_trigger else [])
         return Sleep(min(*times, self.deadline))
 
-    @property
-    def estimate(self) -> float | None:
-        """How long a run of this fan-out takes, from those that completed."""
-        return statistics.median(self.durations) if self.durations else None
+    def bounds(self) -> tuple[float, float] | None:
+        """How long a run of this fan-out takes, from below and from above: the medians of the
+        five most precise of those seen (Cortex's own times are exact; else between the last
+        poll before the end and the one that saw it)."""
+        if not self.samples:
+            return None
+        best = sorted(self.samples, key=lambda s: s[1] - s[0])[:5]
+        return statistics.median(s[0] for s in best), statistics.median(s[1] for s in best)
 
     # -- what happened -------------------------------------------------------------------------
 
     def sent(self, now: float) -> None:
         """A request was answered (or given up on) at ``now``."""
-        self.last_request = now
+        self._refill(now)
+        self.tokens -= 1
+
+    def _refill(self, now: float) -> None:
+        if self.refilled is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
 
     def triggered(self, slot: Slot, run: Run, replayed: bool, now: float) -> Seen:
         slot.triggered_at = now
@@ -321,8 +334,7 @@ class FanOut:
         slot.run = run
         if changed:
             slot.status_since = now
-            slot.interval = self.schedule.first
-            slot.fast_left = self.fast_polls
+            slot.interval = slot.quick = 0.0
         outcome = run.outcome
         if outcome in (Outcome.SUCCESS, Outcome.FAILURE):
             self._ended(slot, now)
@@ -352,27 +364,48 @@ class FanOut:
 
     def _learn(self, slot: Slot, run: Run, now: float) -> None:
         seconds = cortex_seconds(run.raw)
-        if seconds is None and slot.triggered_at is not None:
-            # It ended between the poll before and this one: the middle is the best guess.
+        if seconds is not None:
+            self.samples.append((seconds, seconds))
+        elif slot.triggered_at is not None:
             before = slot.last_poll if slot.last_poll is not None else slot.triggered_at
-            seconds = (before + now) / 2 - slot.triggered_at
-        if seconds is not None and seconds >= 0:
-            self.durations.append(seconds)
+            lo, hi = before - slot.triggered_at, now - slot.triggered_at
+            known = self.bounds()
+            if known is not None and known[0] <= hi:
+                # Runs of one workflow take about as long: what the others taught still holds,
+                # so each wave narrows the doubt instead of starting again from zero.
+                lo = max(lo, known[0])
+            self.samples.append((lo, hi))
 
     def _plan(self, slot: Slot, now: float) -> None:
-        """When to look at ``slot`` again: the usual schedule, or just after it should end."""
-        interval = slot.interval or self.schedule.first
-        slot.interval = min(self.schedule.cap, interval * self.schedule.factor)
-        due = now + interval
-        estimate = self.estimate
-        if slot.state is State.ACTIVE and estimate is not None and slot.triggered_at is not None:
-            expected = slot.triggered_at + estimate + 0.1 + 0.02 * estimate
-            if now < expected:
-                due = min(due, expected)
-            elif slot.fast_left > 0:
-                slot.fast_left -= 1
-                due = min(due, now + self.fast)
-        slot.next_poll = due
+        """When to look at ``slot`` again.
+
+        Until a run of this fan-out has completed: the single run's schedule (1 s, then 1.5
+        times longer each time, at most 15 s; again from 1 s at each change). Then, knowing
+        how long a run takes (between ``lo`` and ``hi``): at ``(lo + hi) / 2``, then just after
+        ``hi`` (so each wave halves the doubt), with a look every quarter of ``hi`` (at least
+        15 s) before, for an early failure or pause; past ``hi``, quick looks 0.2, 0.4, 0.8 ...
+        s apart (at most 15 s)."""
+        bounds = self.bounds()
+        since = slot.triggered_at
+        if slot.state is State.ACTIVE and bounds is not None and since is not None:
+            lo, hi = bounds
+            middle = since + (lo + hi) / 2
+            late = since + hi + 0.05 + 0.01 * hi
+            if now < middle - 1e-6:
+                slot.next_poll = min(middle, now + max(self.schedule.cap, hi / 4))
+            elif now < late - 1e-6:
+                slot.next_poll = late
+            else:
+                step = slot.quick or self.fast
+                slot.quick = min(self.schedule.cap, step * 2)
+                slot.next_poll = now + step
+            return
+        slot.next_poll = now + self._usual(slot, cap=self.schedule.cap)
+
+    def _usual(self, slot: Slot, *, cap: float) -> float:
+        step = min(cap, slot.interval or self.schedule.first)
+        slot.interval = min(cap, step * self.schedule.factor)
+        return step
 
 
 # -- what is published ------------------------------------------------------------------------

@@ -205,6 +205,9 @@ def _workflows(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
 def _entities(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
     """Fan-out: entity tags or ids, comma/newline-separated, each once, in the order given."""
     names = parse.split_list(value)
+    if not names:
+        # Only separators: not "no fan-out", which would run once, in GLOBAL scope.
+        raise ValueError("expected entity tags or ids separated by commas or newlines; got none")
     for name in names:
         try:
             parse.single_line(name, 1024)
