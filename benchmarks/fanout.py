@@ -14,13 +14,13 @@ Rerun: ``python benchmarks/fanout.py`` (about two minutes; ``--n 5,10`` for fewe
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 import datetime as dt
 import math
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cortex_action.emulator import EmulatorServer, default_config
