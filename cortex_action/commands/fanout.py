@@ -173,8 +173,7 @@ def _trigger(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
         now = ctx.clock()
         plan.sent(now)
         first = error.message.splitlines()[0]
-        # 401 and 403 are about the token or the workflow: every entity would get the same.
-        plan.refused(slot, first, now, stop_all=error.status_code in (401, 403))
+        plan.refused(slot, first, now, stop_all=_refuses_every_entity(error))
         ctx.host.warning(f"{_name(slot)}: {error.message}", title="Trigger refused")
         return
     except CortexError as error:
@@ -217,6 +216,15 @@ def _trigger(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
         f"{log_text(run.status, 100)}.{replay}"
     )
     _said(ctx, plan, slot, seen, first=True)
+
+
+def _refuses_every_entity(error: ApiError) -> bool:
+    """401 and 403 are about the token or the workflow, and so is a 404 that names the workflow
+    and not the entity (Cortex's wording is unknown: when in doubt, the entity's alone)."""
+    if error.status_code in (401, 403):
+        return True
+    text = f"{error.api_message} {error.details or ''}".lower()
+    return error.status_code == 404 and "workflow" in text and "entity" not in text
 
 
 def _poll(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:

@@ -254,6 +254,17 @@ def test_a_refused_token_stops_every_trigger(tenant: Tenant) -> None:
     assert [r["status"] for r in runs_of(done)] == ["REFUSED"] + ["SKIPPED"] * 11
 
 
+def test_an_unknown_workflow_is_tried_once_not_per_entity(tenant: Tenant) -> None:
+    """The README's command pasted as written names a workflow this tenant lacks."""
+    env = tenant.env()
+    argv = "run --workflow security-scan --entities service-frontend,service-backend"
+    done = invoke(env, [*argv.split(), "--max-parallel", "3", "--fail-fast"], time=tenant.time)
+    assert done.exit_code == 3, done.log
+    assert len(tenant.triggers()) == 1
+    assert [r["status"] for r in runs_of(done)] == ["REFUSED", "SKIPPED"]
+    assert "Workflow not found" in done.log
+
+
 class StopAfter:
     """Fake time that raises SIGTERM at the n-th sleep: the signal lands mid-fan-out."""
 
