@@ -366,9 +366,10 @@ class FanOut:
         seconds = cortex_seconds(run.raw)
         if seconds is not None:
             self.samples.append((seconds, seconds))
-        elif slot.triggered_at is not None:
-            before = slot.last_poll if slot.last_poll is not None else slot.triggered_at
-            lo, hi = before - slot.triggered_at, now - slot.triggered_at
+        elif slot.triggered_at is not None and slot.last_poll is not None and not slot.replayed:
+            # (Not from a run that had ended when its trigger answered, nor from a replay: it
+            # started before this step, so our clock can't tell how long it took.)
+            lo, hi = slot.last_poll - slot.triggered_at, now - slot.triggered_at
             known = self.bounds()
             if known is not None and known[0] <= hi:
                 # Runs of one workflow take about as long: what the others taught still holds,

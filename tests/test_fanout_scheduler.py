@@ -229,3 +229,17 @@ def test_a_replayed_answer_is_looked_at_at_once() -> None:
     assert isinstance(step, Trigger)
     fan.triggered(step.slot, run("r0", "NOT_INITIATED"), True, 0.0)
     assert step.slot.next_poll == 0.0
+
+
+def test_replays_and_runs_ended_at_their_trigger_teach_nothing() -> None:
+    """A replay started before this step: its age on our clock says nothing of its length."""
+    fan = plan(3)
+    first = fan.next_step(0.0)
+    assert isinstance(first, Trigger)
+    fan.triggered(first.slot, run("r0", "COMPLETED"), True, 0.0)
+    fan.sent(0.0)
+    second = fan.next_step(0.0)
+    assert isinstance(second, Trigger)
+    fan.triggered(second.slot, run("r1", "NOT_INITIATED"), True, 0.0)
+    fan.polled(second.slot, run("r1", "COMPLETED"), 0.1)
+    assert fan.bounds() is None
