@@ -38,8 +38,7 @@ Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
 _SIGNALS = "  130  interrupted by SIGINT; 143 by SIGTERM (the run goes on in Cortex)\n"
 RUN_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
     _SIGNALS,
-    _SIGNALS
-    + "  With --entities (a fan-out): the code of the worst entity, in this order: 3,\n"
+    _SIGNALS + "  With --entities (a fan-out): the code of the worst entity, in this order: 3,\n"
     "  1, 4, then a pause refused by on-paused (1); 0 when every run COMPLETED.\n",
 )
 
