@@ -207,8 +207,10 @@ class FanOut:
     said_busy: bool = False
     said_held: bool = False
     said_stop: bool = False
+    looked_up: bool = False  # the workflow's history was asked for (once)
     stopped: str | None = None  # why no new run is triggered, once that is so
     samples: list[tuple[float, float]] = field(default_factory=list)
+    prior: bool = False  # samples[0] came from the workflow's history, not from this fan-out
 
     # -- what to do next -----------------------------------------------------------------------
 
@@ -250,6 +252,13 @@ class FanOut:
         return statistics.median(s[0] for s in best), statistics.median(s[1] for s in best)
 
     # -- what happened -------------------------------------------------------------------------
+
+    def expect(self, usual: float, long: float) -> None:
+        """What the workflow's history says before any run of this fan-out has ended: most runs
+        take ``usual`` seconds, nine in ten at most ``long``. Runs seen to end replace it."""
+        if not self.samples and 0 <= usual <= long:
+            self.samples.append((usual, long))
+            self.prior = True
 
     def sent(self, now: float) -> None:
         """A request was answered (or given up on) at ``now``."""
@@ -363,6 +372,8 @@ class FanOut:
         slot.state, slot.ended_at = State.ENDED, now
 
     def _learn(self, slot: Slot, run: Run, now: float) -> None:
+        if self.prior:  # a run of this fan-out has ended: it speaks for the others now
+            self.samples, self.prior = [], False
         seconds = cortex_seconds(run.raw)
         if seconds is not None:
             self.samples.append((seconds, seconds))

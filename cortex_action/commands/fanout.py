@@ -14,6 +14,7 @@ import json
 
 from cortex_action import dates
 from cortex_action.client import Busy
+from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import elapsed
 from cortex_action.commands.run import idempotency_key, request_body
@@ -205,6 +206,13 @@ def _trigger(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
         ctx.host.warning(slot.message, title="Foreign answer")
         return
     seen = plan.triggered(slot, run, replayed, now)
+    if not plan.looked_up and not replayed:
+        # One look at the workflow's recent runs (issue 14's forecast), so that the first runs
+        # are looked at near their usual end too, not only those after the first has ended.
+        plan.looked_up = True
+        outlook = forecast.load(ctx, run, plan.deadline)
+        if outlook.history is not None:
+            plan.expect(outlook.history.median, outlook.history.p90)
     replay = (
         " It is a replay: Cortex answered an earlier trigger with this idempotency key, so no "
         "new run was started."

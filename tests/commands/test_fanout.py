@@ -369,3 +369,23 @@ def test_flags_on_the_command_line(tenant: Tenant) -> None:
     misspelt = invoke(env, ["run", "--entites", "service-01"], time=tenant.time)
     assert misspelt.exit_code == 2
     assert "did you mean --entities?" in misspelt.log
+
+
+def test_the_workflows_history_times_the_first_polls(tmp_path: Path) -> None:
+    """With a history of 30-second runs, the first five runs are looked at near their usual end
+    (one list request for all of them), not on the growing schedule (seven polls each)."""
+    workflow = {
+        "tag": "slow-scan",
+        "scope": "ENTITY",
+        "blocks": [{"name": "Scan", "slug": "scan", "duration": 30}],
+        "history": {"count": 12, "duration": 30.5, "spread": 0.02},
+    }
+    t = Tenant({"workflows": [workflow]}, tmp_path)
+    with t.emu:
+        done = t.step(workflow="slow-scan", entities=",".join(TWELVE[:5]))
+        polls = [r for r in t.emu.requests if r.method == "GET" and "/runs/" in r.path]
+        listings = [r for r in t.emu.requests if r.path == "/api/v1/workflows/runs"]
+    assert done.exit_code == 0, done.log
+    assert "Usually takes" in done.log
+    assert len(listings) == 1
+    assert len(polls) <= 5 * 3
