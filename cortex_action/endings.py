@@ -55,11 +55,10 @@ class Ending:
     outputs: Mapping[str, str] | None = None  # list: published as they are
     summary: str | None = None
     printout: Printout | None = None  # stdout of get and list
-    files: Mapping[str, str] | None = None  # callback: result files of its own, by name
+    files: Mapping[str, str] | None = None  # callback, fan-out: result files, by name
     closing: str | None = None  # the last log line of a good ending
     failure: Failure | None = None
     warnings: tuple[Failure, ...] = ()  # said after publishing (list: an output shortened)
-    files: Mapping[str, str] | None = None  # result files by name (a fan-out: every run)
 
 
 @dataclass
