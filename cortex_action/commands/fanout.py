@@ -206,7 +206,7 @@ def _trigger(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
         ctx.host.warning(slot.message, title="Foreign answer")
         return
     seen = plan.triggered(slot, run, replayed, now)
-    if not plan.looked_up and not replayed:
+    if not plan.looked_up and not replayed and slot.followed:
         # One look at the workflow's recent runs (issue 14's forecast), so that the first runs
         # are looked at near their usual end too, not only those after the first has ended.
         plan.looked_up = True
