@@ -340,6 +340,7 @@ def test_json_prints_the_whole_fan_out(tenant: Tenant) -> None:
     [
         ({"entity": "service-01", "entities": "service-02"}, "give one of them"),
         ({"entities": "service-01", "wait": "false"}, "`wait` must be true"),
+        ({"entities": "service-01", "dry_run": "true"}, "a fan-out has no dry run yet"),
         ({"entities": "service-01", "max_parallel": "6"}, "max-parallel: expected a whole"),
         ({"entities": "service-01", "max_parallel": "0"}, "max-parallel: expected a whole"),
         ({"entities": "service-01", "max_parallel": "five"}, "max-parallel: expected a whole"),
