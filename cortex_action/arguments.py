@@ -35,6 +35,13 @@ Every option can also be given as INPUT_<NAME> (GitHub) or CORTEX_<NAME>
 (CORTEX_API_TOKEN or CORTEX_API_KEY) or --api-token-file.
 """
 
+_SIGNALS = "  130  interrupted by SIGINT; 143 by SIGTERM (the run goes on in Cortex)\n"
+RUN_EXIT_CODES_HELP = EXIT_CODES_HELP.replace(
+    _SIGNALS,
+    _SIGNALS + "  With --entities (a fan-out): the code of the worst entity, in this order: 3,\n"
+    "  1, 4, then a pause refused by on-paused (1); 0 when every run COMPLETED.\n",
+)
+
 READ_EXIT_CODES_HELP = """\
 exit codes:
   0    Cortex answered (whatever the run's status; see `status`), even with no runs
@@ -101,8 +108,9 @@ TOP_HELP = TOP_HELP_HEAD + EXIT_CODES_HELP
 
 DESCRIPTIONS: dict[Command, tuple[str, str]] = {
     Command.RUN: (
-        "Trigger a Cortex workflow run with an idempotency key and follow it.",
-        EXIT_CODES_HELP,
+        "Trigger a Cortex workflow run with an idempotency key and follow it; with "
+        "--entities, one run per entity, at most --max-parallel at once.",
+        RUN_EXIT_CODES_HELP,
     ),
     Command.GET: (
         "Show one Cortex workflow run: its status, blocks and link.",

@@ -8,6 +8,7 @@ result files, stdout (``--json``, ``get``, ``list``), and the last log line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -21,6 +22,7 @@ import httpx
 from cortex_action.arguments import parse_arguments
 from cortex_action.client import CortexClient
 from cortex_action.commands import callback as callback_command
+from cortex_action.commands import fanout as fanout_command
 from cortex_action.commands import get as get_command
 from cortex_action.commands import list_runs as list_command
 from cortex_action.commands import run as run_command
@@ -138,10 +140,8 @@ def _main(  # noqa: PLR0913, PLR0917 - private: main's arguments, passed through
         finishing()
         code = exit_code_of(error)
         ending = for_error(error, code, progress) or Ending(code)
-        ending = Ending(
-            code,
-            report=ending.report,
-            failure=failure_of(error, ending, progress),
+        ending = dataclasses.replace(
+            ending, exit_code=code, closing=None, failure=failure_of(error, ending, progress)
         )
         _publish(ending, host, token, as_json=as_json)
         return code
@@ -183,6 +183,10 @@ def _execute(  # noqa: PLR0913, PLR0917 - private, called once
             notify=notify,
         )
         match settings:
+            case RunSettings() if settings.fan_out:
+                return fanout_command.run(
+                    Context(settings, host, client, clock, sleep, now, progress)
+                )
             case RunSettings():
                 return run_command.run(Context(settings, host, client, clock, sleep, now, progress))
             case ReadSettings():

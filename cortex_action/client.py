@@ -136,6 +136,16 @@ def poll_is_transient(error: CortexError, *, lag: bool) -> bool:
     return isinstance(error, TransportError)
 
 
+class Busy(Exception):
+    """Cortex is busy (429, or a 409 at its limit of concurrent runs), raised instead of retried
+    when the caller schedules the retry itself (a fan-out keeps polling its other runs)."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = error.retry_after
+
+
 @dataclass(frozen=True)
 class Triggered:
     """The trigger's answer: the run, and what tells whether Cortex replayed an earlier one."""
@@ -193,7 +203,7 @@ class CortexClient:
 
     # -- the verbs ---------------------------------------------------------------------------
 
-    def trigger(
+    def trigger(  # noqa: PLR0913 - keyword-only: the request, and who waits when busy
         self,
         workflow: str,
         body: Mapping[str, Any],
@@ -201,6 +211,7 @@ class CortexClient:
         idempotency_key: str,
         deadline: float,
         watch: TriggerWatch | None = None,
+        wait_when_busy: bool = True,
     ) -> Triggered:
         """Start a run. Retried only because the idempotency key makes a retry a replay."""
         url = f"{self._root}/workflows/{path_segment(workflow)}/runs"
@@ -221,6 +232,7 @@ class CortexClient:
                 trigger=True,
                 on_attempt=on_attempt,
                 watch=watch,
+                busy_raises=not wait_when_busy,
             )
         except ApiError as error:
             if error.status_code == 409:  # a conflict (a busy 409 is retried, not raised here)
@@ -367,6 +379,7 @@ class CortexClient:
         policy: RetryPolicy | None = None,
         watch: TriggerWatch | None = None,
         quiet: bool = False,
+        busy_raises: bool = False,
     ) -> Any:
         """One request with retries. ``parse`` reads the answer inside the attempt, so that
         ``until_deadline`` (polls) can retry an answer that is not what was asked for; with it,
@@ -412,7 +425,8 @@ class CortexClient:
                 ) from None
             if watch is not None:
                 watch.trigger_answered(definite=_started_nothing(response))
-            answer = _Answer(self._decode(response, trigger=trigger), response.headers)
+            decoded = self._decode(response, trigger=trigger, busy_raises=busy_raises)
+            answer = _Answer(decoded, response.headers)
             return parse(answer) if parse is not None else answer
 
         policy = policy or self._policy
@@ -491,6 +505,7 @@ class CortexClient:
         *,
         trigger: bool = False,
         hints: Mapping[int, str] | None = None,
+        busy_raises: bool = False,
     ) -> Any:
         request = response.request
         status = response.status_code
@@ -524,6 +539,8 @@ class CortexClient:
         busy = trigger and status == 409 and is_busy(error)
         if busy:  # the hint of a 409 is the conflict's; a busy one says it waited for a slot
             error = _with_hint(error, BUSY_HINT)
+        if busy_raises and (status == 429 or busy):
+            raise Busy(error)  # the caller waits, and does other work meanwhile
         if status == 429 or busy:
             # Busy, not broken: the rate limit, or (for a trigger) the limit of 5 runs at once.
             # Retried until `timeout`, however long that is, never against the attempt budget.

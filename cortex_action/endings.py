@@ -23,6 +23,14 @@ from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report
 
 
+class FanOutRecord(Protocol):
+    """What a fan-out knows so far, so that an error or a signal still publishes every run."""
+
+    def ending(self, exit_code: int, stopped_by: str | None = None) -> Ending: ...
+
+    def stopped_message(self) -> str: ...
+
+
 class Printout(Protocol):
     """What a command prints on stdout (``get``, ``list``)."""
 
@@ -47,7 +55,7 @@ class Ending:
     outputs: Mapping[str, str] | None = None  # list: published as they are
     summary: str | None = None
     printout: Printout | None = None  # stdout of get and list
-    files: Mapping[str, str] | None = None  # callback: result files of its own, by name
+    files: Mapping[str, str] | None = None  # callback, fan-out: result files, by name
     closing: str | None = None  # the last log line of a good ending
     failure: Failure | None = None
     warnings: tuple[Failure, ...] = ()  # said after publishing (list: an output shortened)
@@ -86,6 +94,7 @@ class Progress:
     # definite "not started" (``client.TriggerWatch``).
     trigger_in_flight: bool = False
     trigger_unanswered: bool = False
+    fanout: FanOutRecord | None = None  # a fan-out keeps its own record of every run
 
     def trigger_sending(self) -> None:
         self.trigger_in_flight = True
@@ -201,6 +210,13 @@ def for_error(
     publishing (an input error, a refusal before any run, a read-only command)."""
     if progress is None or not progress.active:
         return None
+    if progress.fanout is not None:
+        return progress.fanout.ending(exit_code, _stopped_by(error))
+    return _for_run(error, exit_code, progress)
+
+
+def _for_run(error: Exception | Interrupted, exit_code: int, progress: Progress) -> Ending | None:
+    """``for_error`` for one run."""
     if progress.run is None:
         # The trigger got no usable answer, but it may have reached Cortex: say so, with the key.
         if isinstance(error, Interrupted | TransportError | RetriesExhausted) and (
@@ -224,6 +240,13 @@ def for_error(
     return Ending(
         exit_code, report=progress.report(exit_code, f"Stopped by an unexpected error: {error!r}")
     )
+
+
+def _stopped_by(error: Exception | Interrupted) -> str:
+    if isinstance(error, Interrupted):
+        return f"Interrupted by {error.name}"
+    text = error.message if isinstance(error, CortexActionError) else repr(error)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _unconfirmed_trigger(
@@ -266,6 +289,8 @@ def _not_started(progress: Progress, error: Exception | Interrupted, exit_code: 
 
 def interrupted_message(ending: Ending | None, progress: Progress | None) -> str:
     """The one error line of an interruption, from what was known."""
+    if progress is not None and progress.fanout is not None:
+        return progress.fanout.stopped_message()
     report = ending.report if ending else None
     if report is not None and report.run is not None and progress is not None:
         return (

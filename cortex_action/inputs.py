@@ -27,6 +27,10 @@ CALLBACK = frozenset({Command.CALLBACK})
 ALL = RUN | READ | LIST | CALLBACK
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
+# A tenant runs at most 5 workflow runs at once (paused runs don't count): a fan-out never asks
+# for more. MAX_ENTITIES keeps one step's summary and outputs far under GitHub's limits.
+MAX_PARALLEL = 5
+MAX_ENTITIES = 500
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
@@ -99,6 +103,27 @@ INPUTS: tuple[Input, ...] = (
         "entity tag or id: ENTITY scope; omit for GLOBAL (list: runs against it)",
         RUN | LIST,
         metavar="TAG",
+    ),
+    Input(
+        "entities",
+        "entity tags or ids, comma- or newline-separated: one run each (fan-out); "
+        "instead of entity",
+        RUN,
+        metavar="TAGS",
+    ),
+    Input(
+        "max-parallel",
+        f"fan-out: at most this many of its runs at once (1 to {MAX_PARALLEL})",
+        RUN,
+        default=str(MAX_PARALLEL),
+        metavar="N",
+    ),
+    Input(
+        "fail-fast",
+        "fan-out: once a run fails, trigger no new one (the rest are reported skipped)",
+        RUN,
+        default="false",
+        metavar="true|false",
     ),
     Input(
         "initial-context",

@@ -27,7 +27,9 @@ from cortex_action.inputs import (
     BY_FIELD,
     DEFAULT_BASE_URL,
     DEFAULT_LIMIT,
+    MAX_ENTITIES,
     MAX_LIMIT,
+    MAX_PARALLEL,
     SECRET_FIELDS,
     Command,
     for_command,
@@ -200,6 +202,40 @@ def _workflows(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _entities(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """Fan-out: entity tags or ids, comma/newline-separated, each once, in the order given."""
+    names = parse.split_list(value)
+    if not names:
+        # Only separators: not "no fan-out", which would run once, in GLOBAL scope.
+        raise ValueError("expected entity tags or ids separated by commas or newlines; got none")
+    for name in names:
+        try:
+            parse.single_line(name, 1024)
+        except ValueError:
+            raise ValueError(
+                f"expected entity tags or ids separated by commas or newlines, got {name[:60]!r}"
+            ) from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        # The same entity twice is the same request, hence the same key: one run, not two.
+        raise ValueError(
+            "each entity once: listed more than once: " + ", ".join(repr(t[:60]) for t in twice)
+        )
+    if len(names) > MAX_ENTITIES:
+        raise ValueError(f"at most {MAX_ENTITIES} entities in one step, got {len(names)}")
+    return tuple(names)
+
+
+def _parallel(value: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PARALLEL:
+        raise ValueError(
+            f"expected a whole number from 1 to {MAX_PARALLEL} (a Cortex tenant runs at most "
+            f"{MAX_PARALLEL} workflow runs at once), got {text[:20]!r}"
+        )
+    return int(text)
+
+
 def _lower(value: str) -> str:
     return value.strip().lower()
 
@@ -287,6 +323,33 @@ class RunSettings(Settings):
     preflight: Bool
     dry_run: Bool
     on_paused: Paused
+    entities: Annotated[tuple[str, ...], BeforeValidator(_entities)] = ()
+    max_parallel: Annotated[int, _on_text(_parallel)] = MAX_PARALLEL
+    fail_fast: Bool = False
+
+    @model_validator(mode="after")
+    def _fan_out(self) -> RunSettings:
+        if self.entities and self.entity:
+            raise ValueError(
+                "entity and entities: give one of them: `entity` for one run, `entities` for "
+                "one run per entity (fan-out)"
+            )
+        if self.entities and self.dry_run:
+            # A dry run must never trigger: until the fan-out has one, the two are refused.
+            raise ValueError(
+                "entities and dry-run: a fan-out has no dry run yet; check one entity with "
+                "`entity` and `dry-run: true`"
+            )
+        if self.entities and not self.wait:
+            raise ValueError(
+                "entities and wait: a fan-out follows its runs to keep at most `max-parallel` "
+                "of them at once, so `wait` must be true with `entities`"
+            )
+        return self
+
+    @property
+    def fan_out(self) -> bool:
+        return bool(self.entities)
 
 
 class ReadSettings(Settings):

@@ -211,11 +211,13 @@ def _run_case(suite: ET.Element, classname: str, report: Report) -> str:
     return kind
 
 
-def junit_xml(report: Report) -> str:
-    """A JUnit report: the run is a test suite, each workflow block a test case."""
+def junit_suite(root: ET.Element, report: Report, name: str | None = None) -> dict[str, int]:
+    """One run as a test suite of ``root`` (the run, then each block, as test cases); returns
+    how many cases passed, failed, erred and were skipped."""
     classname = xml_text(f"cortex.{report.workflow}", 300)
-    root = ET.Element("testsuites", name="cortex-action")
-    suite = ET.SubElement(root, "testsuite", name=xml_text(f"Cortex workflow {report.workflow}"))
+    suite = ET.SubElement(
+        root, "testsuite", name=xml_text(name or f"Cortex workflow {report.workflow}", 500)
+    )
     props = ET.SubElement(suite, "properties")
     facts = {
         "workflow": report.workflow,
@@ -229,9 +231,9 @@ def junit_xml(report: Report) -> str:
         "started.at": report.started_at,
         "exit.code": str(report.exit_code),
     }
-    for name, value in facts.items():
+    for key, value in facts.items():
         if value:
-            ET.SubElement(props, "property", name=name, value=xml_text(value, 2000))
+            ET.SubElement(props, "property", name=key, value=xml_text(value, 2000))
     counts = {"passed": 0, "failure": 0, "error": 0, "skipped": 0}
     counts[_run_case(suite, classname, report)] += 1
     if report.run is not None:
@@ -242,16 +244,30 @@ def junit_xml(report: Report) -> str:
             counts[_block_case(suite, classname, number, block, block_seconds(raw))] += 1
     out = ET.SubElement(suite, "system-out")
     out.text = xml_text(report.headline + "\n" + "\n".join(report.notes))
-    tests = sum(counts.values())
-    for element in (root, suite):
-        element.set("tests", str(tests))
-        element.set("failures", str(counts["failure"]))
-        element.set("errors", str(counts["error"]))
-        element.set("skipped", str(counts["skipped"]))
-        if report.duration is not None:
-            element.set("time", f"{report.duration:.3f}")
+    _set_counts(suite, counts, report.duration)
+    return counts
+
+
+def _set_counts(element: ET.Element, counts: Mapping[str, int], duration: float | None) -> None:
+    element.set("tests", str(sum(counts.values())))
+    element.set("failures", str(counts["failure"]))
+    element.set("errors", str(counts["error"]))
+    element.set("skipped", str(counts["skipped"]))
+    if duration is not None:
+        element.set("time", f"{duration:.3f}")
+
+
+def junit_document(root: ET.Element) -> str:
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def junit_xml(report: Report) -> str:
+    """A JUnit report: the run is a test suite, each workflow block a test case."""
+    root = ET.Element("testsuites", name="cortex-action")
+    counts = junit_suite(root, report)
+    _set_counts(root, counts, report.duration)
+    return junit_document(root)
 
 
 # -- GitLab's annotations report (artifacts:reports:annotations) --------------------------------

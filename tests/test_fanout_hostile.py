@@ -1,0 +1,175 @@
+"""A fan-out against a Cortex that lies, stalls or answers for someone else: an exit code that
+says so, every entity reported, no hang past `timeout`, nothing forged into the summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from werkzeug import Response
+
+from cortex_action.fanout import EntityReport, FanOutReport, Verdict
+from cortex_action.models import Run
+from cortex_action.render.fanout_summary import fanout_summary, gantt, mermaid_label
+from cortex_action.report import Report
+from tests.support import FakeTime, ScriptedCortex, github_env, invoke, json_response, run_object
+
+
+def runs_of(outputs: dict[str, str]) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = json.loads(outputs["runs"])
+    return runs
+
+
+def test_the_same_run_for_two_entities_is_not_trusted(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """Every trigger answered with run-1: the second entity's answer is someone else's run."""
+    cortex.statuses("COMPLETED")
+    env = github_env(tmp_path, cortex.base_url, entities="service-01,service-02,service-03")
+    done = invoke(env)
+    assert done.exit_code == 3, done.log
+    statuses = [r["status"] for r in runs_of(done.outputs)]
+    assert statuses == ["COMPLETED", "UNCONFIRMED", "SKIPPED"]
+    assert "the run of service-01" in done.log
+    assert len(cortex.requests("POST")) == 2  # no third trigger after a foreign answer
+
+
+def test_a_trigger_that_never_gets_an_answer_stops_the_triggers(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    cortex.on_trigger(json_response({"message": "unavailable"}, 503))
+    env = github_env(tmp_path, cortex.base_url, entities="service-01,service-02")
+    done = invoke(env)
+    assert done.exit_code == 3, done.log
+    assert [r["status"] for r in runs_of(done.outputs)] == ["UNCONFIRMED", "SKIPPED"]
+    assert "Cortex may have started the run anyway" in done.log
+    assert "it cannot start a second run" in done.log
+
+
+def test_a_poll_answered_with_another_run(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    cortex.on_get(json_response(run_object("someone-else", "COMPLETED")))
+    env = github_env(tmp_path, cortex.base_url, entities="service-01")
+    done = invoke(env)
+    assert done.exit_code == 3, done.log
+    assert runs_of(done.outputs)[0]["status"] == "NOT_INITIATED"  # as last seen, not forged
+    assert "someone-else" in done.log
+
+
+def test_a_run_held_forever_gives_up_at_the_timeout(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """Cortex holds the run NOT_INITIATED for ever: said once, then exit 4 at `timeout`, on
+    time. (One entity: this stand-in answers every trigger with the same run.)"""
+    cortex.statuses("NOT_INITIATED")
+    time = FakeTime()
+    env = github_env(tmp_path, cortex.base_url, entities="service-01", timeout="2m")
+    started = time.now
+    done = invoke(env, time=time)
+    assert done.exit_code == 4, done.log
+    assert time.now - started <= 120 + 1
+    assert done.log.count("Cortex holds it for a free slot") == 1
+    assert done.outputs["status"] == "NOT_INITIATED"
+
+
+def test_an_endless_stream_of_busy_answers_gives_up_at_the_timeout(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    cortex.on_trigger(
+        Response(
+            json.dumps({"message": "Too many"}),
+            429,
+            headers={"Retry-After": "0"},
+            content_type="application/json",
+        )
+    )
+    time = FakeTime()
+    env = github_env(tmp_path, cortex.base_url, entities="service-01,service-02", timeout="1m")
+    done = invoke(env, time=time)
+    assert done.exit_code == 4, done.log
+    assert [r["status"] for r in runs_of(done.outputs)] == ["NOT_TRIGGERED"] * 2
+    assert done.log.count("Cortex is busy") == 1
+    # Retry-After 0 is not a tight loop: at least a second between two triggers.
+    assert len(cortex.requests("POST")) <= 61
+
+
+def entry(entity: str, verdict: Verdict, run: Run | None) -> EntityReport:
+    report = Report(command="run", workflow="w", exit_code=0, headline="h", run=run, entity=entity)
+    return EntityReport(report, run.status if run else "SKIPPED", verdict, False)
+
+
+def test_hostile_entity_names_cannot_break_the_table_or_the_chart() -> None:
+    name = "evil: x; click A call alert()\n%%{init}%%\n```\n| <b>"
+    raw = {
+        "id": "r1",
+        "status": "COMPLETED",
+        "dateStarted": "2026-11-30T09:00:00Z",
+        "dateCompleted": "2026-11-30T09:00:05Z",
+    }
+    span = (
+        dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 30, 9, 0, 5, tzinfo=dt.UTC),
+    )
+    good = EntityReport(
+        Report(
+            command="run",
+            workflow="w",
+            exit_code=0,
+            headline="h",
+            run=Run("r1", "COMPLETED", raw),
+            entity=name,
+        ),
+        "COMPLETED",
+        Verdict.COMPLETED,
+        False,
+        span,
+    )
+    report = FanOutReport(
+        workflow="w",
+        exit_code=0,
+        status="COMPLETED",
+        headline="All done",
+        runs_url="https://app.example/runs",
+        job_url=None,
+        started_at="2026-11-30T09:00:00Z",
+        duration=5.0,
+        max_parallel=5,
+        fail_fast=False,
+        entities=(good,),
+    )
+    chart = gantt(report) or ""
+    bar = [line for line in chart.splitlines() if ":done," in line]
+    assert len(bar) == 1
+    label = bar[0].split(" :done,")[0]
+    assert not set(label) & set(":;#%`<>{}\n")
+    assert chart.count("```") == 2
+    summary = fanout_summary(report)
+    row = next(line for line in summary.splitlines() if line.startswith("| `"))
+    assert row.count(" | ") == 6  # seven cells: a `|` in the name did not add one
+    assert mermaid_label("a" * 500).endswith("…")
+
+
+def test_a_summary_of_500_entities_stays_under_githubs_limit() -> None:
+    long_error = "x" * 5000
+    raw: dict[str, Any] = {
+        "id": "r",
+        "status": "FAILED",
+        "actions": [{"name": "b" * 300, "state": {"status": "FAILED", "errorMessage": long_error}}],
+    }
+    entities = tuple(
+        entry(f"service-{i:03d}" + "y" * 900, Verdict.FAILED, Run("r", "FAILED", raw))
+        for i in range(500)
+    )
+    report = FanOutReport(
+        workflow="w",
+        exit_code=1,
+        status="FAILED",
+        headline="h",
+        runs_url="https://app.example/runs",
+        job_url=None,
+        started_at="2026-11-30T09:00:00Z",
+        duration=5.0,
+        max_parallel=5,
+        fail_fast=False,
+        entities=entities,
+    )
+    assert len(fanout_summary(report).encode()) < 1024 * 1024
