@@ -19,6 +19,7 @@ from werkzeug import Response
 
 from cortex_action.emulator import EmulatorServer
 from cortex_action.errors import Interrupted
+from cortex_action.settings import load_settings
 from tests.support import (
     TOKEN,
     FakeTime,
@@ -112,6 +113,14 @@ def test_a_password_in_a_url_is_refused_never_shown_and_nothing_is_sent(
         ("https://:443", "no host name"),
         ("https://api.example .com", "without spaces"),
         ("https://api.example.com/?x=1", "without query or fragment"),
+        # Empty, but what we append would still become a query or a fragment: every request to /.
+        ("https://api.example.com#", "without query or fragment"),
+        ("https://api.example.com?", "without query or fragment"),
+        # Names the client can't encode: they were a UnicodeError (exit 3, "a bug").
+        ("https://api..example.com", "host name is not valid"),
+        ("https://xn--", "host name is not valid"),
+        ("https://" + "a" * 64 + ".example.com", "host name is not valid"),
+        ("https://\u2024api.example.com", "host name is not valid"),
     ],
 )
 @pytest.mark.parametrize("name", ["base-url", "app-url"])
@@ -127,6 +136,24 @@ def test_a_bad_url_is_exit_2_naming_the_input_and_nothing_is_sent(
     assert phrase in result.log
     assert "internal error" not in result.log
     assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost.:8080",  # fully qualified: still loopback, plain http allowed
+        "http://[::1]:8080/prefix/api/v1/",
+        "https://b\u00fccher.example",  # an international name, sent as IDNA
+        "https://[fe80::1%25eth0]:8443",  # an IPv6 address with its zone
+        "https://api.getcortexapp.com.",
+    ],
+)
+def test_unusual_but_valid_urls_are_accepted(url: str) -> None:
+    settings = load_settings(
+        {"CORTEX_API_TOKEN": TOKEN, "CORTEX_WORKFLOW": "w", "CORTEX_BASE_URL": url}
+    )
+    assert settings.api_root.endswith("/api/v1")
+    assert "/api/v1/api/v1" not in settings.api_root
 
 
 def test_a_byte_order_mark_before_an_environment_token_is_named(tmp_path: Path) -> None:
