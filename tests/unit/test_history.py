@@ -7,8 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cortex_action import history as hist
+from tests.fuzz.strategies import JSON_VALUES, fuzz
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 
@@ -76,6 +79,9 @@ def test_every_plausible_timestamp_name_is_read(start: str, end: str) -> None:
         (float("nan"), None),
         (-5, None),
         (1e300, None),
+        # An integer past a float's range: was an OverflowError, exit 3.
+        pytest.param(10**400, None, id="int-of-400-digits"),
+        ("1" * 400, None),
         ({"at": 1}, None),
         ("", None),
     ],
@@ -184,3 +190,48 @@ def test_a_page_that_ignores_size_is_read_only_so_far() -> None:
     found = build(runs)
     assert found.history is not None
     assert found.used == hist.MAX_RUNS
+
+
+# Any JSON, and timestamps in every form, under every name the model reads.
+STAMPS = st.one_of(
+    JSON_VALUES,
+    st.integers(min_value=-(10**30), max_value=10**500),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.integers(min_value=1_700_000_000, max_value=1_800_000_000_000),
+)
+NAMES = st.sampled_from(hist.START_NAMES + hist.END_NAMES)
+HOSTILE_RUNS = st.lists(
+    st.fixed_dictionaries(
+        {"status": st.sampled_from(["COMPLETED", "FAILED", "completed", "RUNNING"])},
+        optional={
+            "id": JSON_VALUES,
+            "workflow": st.one_of(JSON_VALUES, st.just({"tag": "deploy"})),
+            "actions": st.one_of(
+                JSON_VALUES,
+                st.lists(
+                    st.dictionaries(
+                        st.sampled_from(hist.BLOCK_START_NAMES + hist.BLOCK_END_NAMES + ("slug",)),
+                        STAMPS,
+                        max_size=4,
+                    ),
+                    max_size=3,
+                ),
+            ),
+            "state": st.dictionaries(NAMES, STAMPS, max_size=3),
+        },
+    ).flatmap(lambda base: st.dictionaries(NAMES, STAMPS, max_size=4).map(lambda t: {**base, **t})),
+    max_size=8,
+)
+
+
+@fuzz
+@given(HOSTILE_RUNS)
+def test_any_listing_gives_a_model_within_bounds_or_none(runs: list[dict[str, Any]]) -> None:
+    """Never an exception (the model is optional: a bug here would fail a deploy that
+    succeeded); every duration it keeps is one a run can have."""
+    found = hist.build(runs, workflow=["deploy"], entity="e", exclude=None, now=NOW, min_runs=1)
+    for raw in runs:
+        hist.run_duration(raw)
+    if found.history is not None:
+        assert all(0 <= v <= hist.MAX_DURATION for v in found.history.durations.values)
