@@ -512,7 +512,8 @@ class CortexClient:
         if 300 <= status < 400:
             raise ApiError(
                 status,
-                f"a redirect to {response.headers.get('location', '(no location)')}",
+                # The server's text, bounded: a header can be tens of kilobytes.
+                f"a redirect to {log_text(response.headers.get('location', '(no location)'), 300)}",
                 method=request.method,
                 url=str(request.url),
                 hint=(
