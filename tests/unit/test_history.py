@@ -177,6 +177,31 @@ def test_blocks_with_times_give_a_median_per_block() -> None:
     assert found.history.blocks == ()
 
 
+@pytest.mark.parametrize(
+    ("build_from", "ship_seconds"),
+    [(0, 20 * 86400), (-10 * 86400, 30)],
+    ids=["a block of 20 days in a run of 40 s", "a block begun 10 days before its run"],
+)
+def test_block_times_outside_their_run_give_no_per_block_model(
+    build_from: float, ship_seconds: float
+) -> None:
+    """Garbled block times would move the expected end of every run after that block (a
+    20-day block moved it 20 days on: polls a minute apart near the real end)."""
+    runs = []
+    for i in range(3):
+        run = past(40, number=i)
+        start = NOW - dt.timedelta(hours=i + 1)
+        run["actions"] = [
+            block("build", start + dt.timedelta(seconds=build_from), 10 - build_from),
+            block("ship", start + dt.timedelta(seconds=10), ship_seconds),
+        ]
+        runs.append(run)
+    found = build(runs)
+    assert found.history is not None
+    assert found.history.median == 40  # the runs still count
+    assert found.history.blocks == ()
+
+
 def test_a_run_compared_with_its_history() -> None:
     found = build([past(s, number=i) for i, s in enumerate(range(100, 200, 10))])
     assert found.history is not None
