@@ -214,6 +214,33 @@ def test_a_single_page_app_as_base_url_stops_at_once_naming_base_url(
     assert "may have started" not in result.log + result.summary
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("\ufeff" + SPA, "text/html; charset=utf-8"),  # a byte-order mark first
+        ("\ufeff" + SPA, "application/octet-stream"),
+        ('<?xml version="1.0"?>\n<!DOCTYPE html>' + SPA[15:], "application/xhtml+xml"),
+        ('<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"></html>', "text/xml"),
+        ("<!-- built by the web app -->\n" + SPA, ""),
+        ("\n\n  <HTML><BODY>Hello</BODY></HTML>", "text/plain"),
+    ],
+    ids=["bom", "bom-unlabelled", "xhtml", "xhtml-as-xml", "comment-first", "upper-case"],
+)
+def test_a_web_page_in_any_dress_is_known_as_one(
+    httpserver: HTTPServer, tmp_path: Path, body: str, content_type: str
+) -> None:
+    """Each was read as a garbled answer and retried 8 times (a minute), then "Cortex kept
+    failing", without naming `base-url`."""
+    httpserver.expect_request("").respond_with_response(
+        Response(body.encode(), 200, headers={"Content-Type": content_type} if content_type else {})
+    )
+    time = FakeTime()
+    result = invoke(github_env(tmp_path, httpserver.url_for("/").rstrip("/")), time=time)
+    assert result.exit_code == 3, result.log
+    assert "`base-url` must be the API host" in result.log
+    assert len(httpserver.log) == 1
+
+
 def test_an_html_error_page_from_the_api_host_is_still_retried(
     cortex: ScriptedCortex, tmp_path: Path
 ) -> None:
@@ -307,8 +334,10 @@ console_main()
         ("run", "/api/v1/workflows/*/runs/*", 1, 0),
         ("run", "/api/v1/workflows/*/runs/*", 0, 4),
         ("list", "/api/v1/workflows/runs", 0, 3),
+        # The history list of `run` (one look, never retried): no history, the run followed.
+        ("run", "/api/v1/workflows/runs", 0, 0),
     ],
-    ids=["poll once", "poll for ever", "list for ever"],
+    ids=["poll once", "poll for ever", "list for ever", "history list"],
 )
 def test_an_endless_answer_keeps_memory_bounded(
     tmp_path: Path, command: str, path: str, count: int, code: int
