@@ -527,7 +527,8 @@ class CortexClient:
         if 300 <= status < 400:
             raise ApiError(
                 status,
-                f"a redirect to {response.headers.get('location', '(no location)')}",
+                # The server's text, bounded: a header can be tens of kilobytes.
+                f"a redirect to {log_text(response.headers.get('location', '(no location)'), 300)}",
                 method=request.method,
                 url=str(request.url),
                 hint=(
@@ -590,10 +591,12 @@ def web_app_answer(response: httpx.Response) -> WrongHost | None:
     answers every path with one) or from a host named like Cortex's web app (``app.``). A proxy's
     HTML error page on the API host (502 from nginx) is not this: it stays a transient error."""
     content_type = response.headers.get("content-type", "").lower()
-    head = response.content[:512].lstrip().lower()
+    # A byte-order mark or an XML prologue may come first (pages saved by Windows editors,
+    # XHTML): JSON never starts with "<", whatever follows.
+    head = response.content[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     # The body decides: valid JSON labelled text/html is still JSON.
-    html = head.startswith((b"<!doctype html", b"<html")) or (
-        "html" in content_type and head.startswith(b"<")
+    html = head.startswith(b"<") and (
+        "html" in content_type or b"<!doctype html" in head or b"<html" in head
     )
     if not html:
         return None

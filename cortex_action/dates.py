@@ -72,7 +72,10 @@ def parse_instant(text: str) -> dt.datetime:
         raise ValueError(f"expected {FORMS}, got {value[:60]!r}") from None
     if instant.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone: add Z for UTC or an offset such as +02:00")
-    return instant.astimezone(dt.UTC)
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant there is
+        raise ValueError(f"expected {FORMS}; {value[:60]!r} is out of range") from None
 
 
 def iso_utc(instant: dt.datetime) -> str:

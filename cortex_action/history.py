@@ -52,6 +52,8 @@ MIN_RUNS = 3
 MAX_DURATION = 31 * 86400.0
 # How far ahead of our clock a server's may be before its times are garbage.
 SKEW = dt.timedelta(hours=1)
+# How far a block's times may stray outside its run's (clocks, rounding to the second).
+BLOCK_SLACK = dt.timedelta(seconds=2)
 # A server that ignores ``size`` can't make us model thousands of runs: the first ones count.
 MAX_RUNS = 100
 
@@ -180,6 +182,13 @@ def _block_timings(runs: Sequence[Mapping[str, Any]]) -> tuple[BlockTiming, ...]
         actions = raw.get("actions")
         if not isinstance(actions, list) or not actions:
             return ()
+        # A block runs within its run: times outside it (a block of 20 days in a run of a
+        # minute) are garbled, and would move the expected end of every run after the block.
+        run_start = first_instant(raw, START_NAMES)
+        run_end = first_instant(raw, END_NAMES)
+        if run_start is None or run_end is None:
+            return ()
+        earliest, latest = run_start - BLOCK_SLACK, run_end + BLOCK_SLACK
         row: list[tuple[str, float]] = []
         for index, item in enumerate(actions):
             if not isinstance(item, Mapping):
@@ -190,7 +199,7 @@ def _block_timings(runs: Sequence[Mapping[str, Any]]) -> tuple[BlockTiming, ...]
                 (str(item[k]) for k in ("slug", "name", "id") if isinstance(item.get(k), str)),
                 f"block {index + 1}",
             )
-            if start is None or end is None or end < start:
+            if start is None or end is None or not earliest <= start <= end <= latest:
                 return ()
             row.append((name, (end - start).total_seconds()))
         per_run.append(row)

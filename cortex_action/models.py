@@ -75,7 +75,10 @@ def instant(value: Any, *, naive_utc: bool = True) -> dt.datetime | None:
     if (isinstance(value, int | float) and not isinstance(value, bool)) or (
         isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
     ):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a float's range (400 digits): no time
+            return None
     try:
         if number is not None:
             seconds = number / 1000 if number > _EPOCH_MS else number

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BeforeValidator, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -162,10 +163,37 @@ def _url(value: str) -> str:
     if not parts.hostname or port == 0:
         what = "it has no host name" if not parts.hostname else "the port must be 1 to 65535"
         raise ValueError(f"{expected}, got {shown_url(url)}: {what}")
-    if parts.query or parts.fragment:
+    if "?" in url or "#" in url:
+        # Even empty ("https://host#"): what we append would become the query or the fragment,
+        # and every request would go to the host's root.
         raise ValueError(f"expected a URL without query or fragment, got {shown_url(url)}")
+    if not _valid_host(parts.hostname):
+        raise ValueError(
+            f"{expected}, got {shown_url(url)}: the host name is not valid (empty labels, a "
+            "label over 63 characters, or a malformed international name)"
+        )
     # Users paste the API root they see in docs; we add /api/v1 ourselves.
     return url.removesuffix("/api/v1")
+
+
+def _valid_host(host: str) -> bool:
+    """A host the client can connect to: an IP address, or a name whose labels (once encoded
+    as IDNA, as the client sends them) are 1 to 63 characters. Else the connection fails with
+    a codec error deep in the client, not a message naming `base-url`."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        url = httpx.URL(f"https://{host}/")
+        ascii_host = url.raw_host.decode("ascii")
+        url.host  # noqa: B018 - decodes each "xn--" label: a malformed one raises here
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(0 < len(label) <= 63 for label in labels)
 
 
 def _limit(value: str) -> int:
@@ -417,6 +445,7 @@ FAMILIES: dict[Command, type[Settings]] = {
 def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
+    host = host.removesuffix(".")  # "localhost." is the same host, fully qualified
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

@@ -74,7 +74,7 @@ def _bypassed(host: str, port: int | None, no_proxy: str | None) -> bool:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         address = None
-    if host == "localhost" or (address is not None and address.is_loopback):
+    if host.removesuffix(".") == "localhost" or (address is not None and address.is_loopback):
         return True
     for raw in (no_proxy or "").split(","):
         entry = raw.strip().lower()

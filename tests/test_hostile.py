@@ -19,6 +19,7 @@ from werkzeug import Response
 
 from cortex_action.emulator import EmulatorServer
 from cortex_action.errors import Interrupted
+from cortex_action.settings import load_settings
 from tests.support import (
     TOKEN,
     FakeTime,
@@ -112,6 +113,14 @@ def test_a_password_in_a_url_is_refused_never_shown_and_nothing_is_sent(
         ("https://:443", "no host name"),
         ("https://api.example .com", "without spaces"),
         ("https://api.example.com/?x=1", "without query or fragment"),
+        # Empty, but what we append would still become a query or a fragment: every request to /.
+        ("https://api.example.com#", "without query or fragment"),
+        ("https://api.example.com?", "without query or fragment"),
+        # Names the client can't encode: they were a UnicodeError (exit 3, "a bug").
+        ("https://api..example.com", "host name is not valid"),
+        ("https://xn--", "host name is not valid"),
+        ("https://" + "a" * 64 + ".example.com", "host name is not valid"),
+        ("https://\u2024api.example.com", "host name is not valid"),
     ],
 )
 @pytest.mark.parametrize("name", ["base-url", "app-url"])
@@ -127,6 +136,24 @@ def test_a_bad_url_is_exit_2_naming_the_input_and_nothing_is_sent(
     assert phrase in result.log
     assert "internal error" not in result.log
     assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost.:8080",  # fully qualified: still loopback, plain http allowed
+        "http://[::1]:8080/prefix/api/v1/",
+        "https://b\u00fccher.example",  # an international name, sent as IDNA
+        "https://[fe80::1%25eth0]:8443",  # an IPv6 address with its zone
+        "https://api.getcortexapp.com.",
+    ],
+)
+def test_unusual_but_valid_urls_are_accepted(url: str) -> None:
+    settings = load_settings(
+        {"CORTEX_API_TOKEN": TOKEN, "CORTEX_WORKFLOW": "w", "CORTEX_BASE_URL": url}
+    )
+    assert settings.api_root.endswith("/api/v1")
+    assert "/api/v1/api/v1" not in settings.api_root
 
 
 def test_a_byte_order_mark_before_an_environment_token_is_named(tmp_path: Path) -> None:
@@ -185,6 +212,33 @@ def test_a_single_page_app_as_base_url_stops_at_once_naming_base_url(
     assert "::warning" not in result.stdout
     # A page answered the trigger: it never reached Cortex's API, so no run can have started.
     assert "may have started" not in result.log + result.summary
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("\ufeff" + SPA, "text/html; charset=utf-8"),  # a byte-order mark first
+        ("\ufeff" + SPA, "application/octet-stream"),
+        ('<?xml version="1.0"?>\n<!DOCTYPE html>' + SPA[15:], "application/xhtml+xml"),
+        ('<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"></html>', "text/xml"),
+        ("<!-- built by the web app -->\n" + SPA, ""),
+        ("\n\n  <HTML><BODY>Hello</BODY></HTML>", "text/plain"),
+    ],
+    ids=["bom", "bom-unlabelled", "xhtml", "xhtml-as-xml", "comment-first", "upper-case"],
+)
+def test_a_web_page_in_any_dress_is_known_as_one(
+    httpserver: HTTPServer, tmp_path: Path, body: str, content_type: str
+) -> None:
+    """Each was read as a garbled answer and retried 8 times (a minute), then "Cortex kept
+    failing", without naming `base-url`."""
+    httpserver.expect_request("").respond_with_response(
+        Response(body.encode(), 200, headers={"Content-Type": content_type} if content_type else {})
+    )
+    time = FakeTime()
+    result = invoke(github_env(tmp_path, httpserver.url_for("/").rstrip("/")), time=time)
+    assert result.exit_code == 3, result.log
+    assert "`base-url` must be the API host" in result.log
+    assert len(httpserver.log) == 1
 
 
 def test_an_html_error_page_from_the_api_host_is_still_retried(
@@ -280,8 +334,10 @@ console_main()
         ("run", "/api/v1/workflows/*/runs/*", 1, 0),
         ("run", "/api/v1/workflows/*/runs/*", 0, 4),
         ("list", "/api/v1/workflows/runs", 0, 3),
+        # The history list of `run` (one look, never retried): no history, the run followed.
+        ("run", "/api/v1/workflows/runs", 0, 0),
     ],
-    ids=["poll once", "poll for ever", "list for ever"],
+    ids=["poll once", "poll for ever", "list for ever", "history list"],
 )
 def test_an_endless_answer_keeps_memory_bounded(
     tmp_path: Path, command: str, path: str, count: int, code: int

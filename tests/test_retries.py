@@ -180,6 +180,17 @@ def test_redirect_is_not_followed(cortex: ScriptedCortex, tmp_path: Path) -> Non
     assert "does not follow redirects" in result.stdout
 
 
+def test_a_redirect_s_location_is_shown_bounded(cortex: ScriptedCortex, tmp_path: Path) -> None:
+    """A Location of 5000 characters (any text the server chose) is cut in the log line."""
+    location = "https://evil.example/" + "a" * 5000
+    cortex.on_trigger(Response("", 307, headers={"Location": location}))
+    result = invoke(github_env(tmp_path, cortex.base_url))
+    assert result.exit_code == 3
+    assert "a redirect to https://evil.example/aaa" in result.stdout
+    assert "a" * 400 not in result.stdout
+    assert "does not follow redirects" in result.stdout
+
+
 def test_connection_refused_exits_3(tmp_path: Path) -> None:
     """Nothing listening: retried, then exit 3 with a hint about the URL."""
     result = invoke(github_env(tmp_path, "http://127.0.0.1:9"))

@@ -291,3 +291,23 @@ def test_instant_runs_are_due_now(api: HTTPServer, tmp_path: Path) -> None:
     result = invoke(github_env(tmp_path, api, workflow="deploy-service"), time=clock)
     assert result.exit_code == 0, result.log
     assert "Usually takes 0s (median of the last 4 runs; 90 % within 0s); due now." in result.log
+
+
+def test_a_timestamp_past_a_float_s_range_is_no_timestamp(api: HTTPServer, tmp_path: Path) -> None:
+    """An integer of 400 digits as a time, in the history and in the run that ends: the run's
+    COMPLETED is exit 0 (it was an OverflowError when the summary compared the run: exit 3,
+    "This is a bug", for a deploy that had succeeded)."""
+    runs = past_runs([60] * 4)
+    runs[0]["dateCreated"] = 10**400
+    api.expect_request(LIST_PATH, method="GET").respond_with_json({"runs": runs})
+    api.expect_request("/api/v1/workflows/deploy-service/runs", method="POST").respond_with_json(
+        tagged_run(RUN_ID, "IN_PROGRESS"), status=201
+    )
+    api.expect_request(RUN_PATH, method="GET").respond_with_json(
+        tagged_run(RUN_ID, "COMPLETED", dateCreated=iso(NOW), dateCompleted=10**400)
+    )
+    result = invoke(github_env(tmp_path, api, workflow="deploy-service"), time=FakeTime())
+    assert result.exit_code == 0, result.log
+    assert "median of the last 3 runs" in result.log  # the garbled one left out
+    assert "internal error" not in result.log
+    assert result.outputs["status"] == "COMPLETED"

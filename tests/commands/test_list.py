@@ -399,6 +399,7 @@ def test_listing_errors_are_exit_3(api: HTTPServer) -> None:
         (["--started-after", "yesterday"], "started-after:"),
         (["--started-after", "2026-13-01"], "started-after:"),
         (["--started-after", "30/11/2026"], "started-after:"),
+        (["--started-after", "0001-01-01T00:00:00+01:00"], "started-after:"),  # before year 1
         (
             ["--started-before", "2026-11-30T08:00:00"],
             "started-before: '2026-11-30T08:00:00' has no",

@@ -47,6 +47,14 @@ def test_an_impossible_date_is_refused(text: str) -> None:
         parse_instant(text)
 
 
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_calendar_in_utc_is_refused(text: str) -> None:
+    """Real in its own zone, before year 1 or after 9999 in UTC: refused (it was an
+    OverflowError, an internal error with exit 3, for `list --started-after`)."""
+    with pytest.raises(ValueError, match="is out of range"):
+        parse_instant(text)
+
+
 @pytest.mark.parametrize(
     "text", ["2026-W48-1", "20261130", "20261130T080000Z", "yesterday", "30/11/2026", "2026-11-30T"]
 )

@@ -7,8 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cortex_action import history as hist
+from tests.fuzz.strategies import JSON_VALUES, fuzz
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 
@@ -76,6 +79,9 @@ def test_every_plausible_timestamp_name_is_read(start: str, end: str) -> None:
         (float("nan"), None),
         (-5, None),
         (1e300, None),
+        # An integer past a float's range: was an OverflowError, exit 3.
+        pytest.param(10**400, None, id="int-of-400-digits"),
+        ("1" * 400, None),
         ({"at": 1}, None),
         ("", None),
     ],
@@ -171,6 +177,31 @@ def test_blocks_with_times_give_a_median_per_block() -> None:
     assert found.history.blocks == ()
 
 
+@pytest.mark.parametrize(
+    ("build_from", "ship_seconds"),
+    [(0, 20 * 86400), (-10 * 86400, 30)],
+    ids=["a block of 20 days in a run of 40 s", "a block begun 10 days before its run"],
+)
+def test_block_times_outside_their_run_give_no_per_block_model(
+    build_from: float, ship_seconds: float
+) -> None:
+    """Garbled block times would move the expected end of every run after that block (a
+    20-day block moved it 20 days on: polls a minute apart near the real end)."""
+    runs = []
+    for i in range(3):
+        run = past(40, number=i)
+        start = NOW - dt.timedelta(hours=i + 1)
+        run["actions"] = [
+            block("build", start + dt.timedelta(seconds=build_from), 10 - build_from),
+            block("ship", start + dt.timedelta(seconds=10), ship_seconds),
+        ]
+        runs.append(run)
+    found = build(runs)
+    assert found.history is not None
+    assert found.history.median == 40  # the runs still count
+    assert found.history.blocks == ()
+
+
 def test_a_run_compared_with_its_history() -> None:
     found = build([past(s, number=i) for i, s in enumerate(range(100, 200, 10))])
     assert found.history is not None
@@ -184,3 +215,48 @@ def test_a_page_that_ignores_size_is_read_only_so_far() -> None:
     found = build(runs)
     assert found.history is not None
     assert found.used == hist.MAX_RUNS
+
+
+# Any JSON, and timestamps in every form, under every name the model reads.
+STAMPS = st.one_of(
+    JSON_VALUES,
+    st.integers(min_value=-(10**30), max_value=10**500),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.integers(min_value=1_700_000_000, max_value=1_800_000_000_000),
+)
+NAMES = st.sampled_from(hist.START_NAMES + hist.END_NAMES)
+HOSTILE_RUNS = st.lists(
+    st.fixed_dictionaries(
+        {"status": st.sampled_from(["COMPLETED", "FAILED", "completed", "RUNNING"])},
+        optional={
+            "id": JSON_VALUES,
+            "workflow": st.one_of(JSON_VALUES, st.just({"tag": "deploy"})),
+            "actions": st.one_of(
+                JSON_VALUES,
+                st.lists(
+                    st.dictionaries(
+                        st.sampled_from(hist.BLOCK_START_NAMES + hist.BLOCK_END_NAMES + ("slug",)),
+                        STAMPS,
+                        max_size=4,
+                    ),
+                    max_size=3,
+                ),
+            ),
+            "state": st.dictionaries(NAMES, STAMPS, max_size=3),
+        },
+    ).flatmap(lambda base: st.dictionaries(NAMES, STAMPS, max_size=4).map(lambda t: {**base, **t})),
+    max_size=8,
+)
+
+
+@fuzz
+@given(HOSTILE_RUNS)
+def test_any_listing_gives_a_model_within_bounds_or_none(runs: list[dict[str, Any]]) -> None:
+    """Never an exception (the model is optional: a bug here would fail a deploy that
+    succeeded); every duration it keeps is one a run can have."""
+    found = hist.build(runs, workflow=["deploy"], entity="e", exclude=None, now=NOW, min_runs=1)
+    for raw in runs:
+        hist.run_duration(raw)
+    if found.history is not None:
+        assert all(0 <= v <= hist.MAX_DURATION for v in found.history.durations.values)
