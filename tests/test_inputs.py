@@ -29,6 +29,9 @@ from tests.support import TOKEN, ScriptedCortex, github_env, invoke
         ("notification-recipients", "a@example.com, bob", "not an email: 'bob'"),
         ("idempotency-key", "has space", "idempotency-key: expected 1 to 255 printable ASCII"),
         ("idempotency-key", "k" * 256, "idempotency-key: expected 1 to 255 printable ASCII"),
+        # Unexpanded, it would be the same key for every pipeline: each replays the first run.
+        ("idempotency-key", "${{github.sha}}", "idempotency-key: got '${{github.sha}}', which"),
+        ("idempotency-key", "$CI_COMMIT_SHA", "looks like a CI expression or variable that was"),
         ("base-url", "ftp://cortex.example.com", "base-url: expected an http(s) URL"),
         ("base-url", "http://cortex.example.com", "base-url: plain http:// to cortex.example.com"),
         ("app-url", "not a url", "app-url: expected an http(s) URL"),
