@@ -331,3 +331,26 @@ def test_a_web_page_is_not_taken_for_cortex_taking_the_callback(api: HTTPServer)
     assert result.exit_code == 3
     assert "web page" in result.stderr
     assert "Cortex took callback" not in result.log
+    assert "may have reached Cortex" not in result.log  # a page is no lost attempt
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--callback-id", "${{steps.cortex.outputs.callback-id}}"),
+        ("--callback-id", "$CORTEX_CALLBACK_ID"),
+        ("--callback-id", "${CALLBACK_ID}"),
+    ],
+)
+def test_an_unexpanded_expression_is_exit_2_with_nothing_sent(
+    api: HTTPServer, flag: str, value: str
+) -> None:
+    """A GitHub expression pasted into another CI, or a variable single-quoted in a shell:
+    sent as is it would be a 404 blamed on Cortex; it is an input error naming the input."""
+    result = invoke(
+        base_env(api), ["callback", "--workflow", "W", flag, value, "--callback-status", "success"]
+    )
+    assert result.exit_code == 2
+    assert "callback-id" in result.stderr
+    assert "not expanded" in result.stderr
+    assert api.log == []
