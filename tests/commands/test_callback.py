@@ -354,3 +354,26 @@ def test_an_unexpanded_expression_is_exit_2_with_nothing_sent(
     assert "callback-id" in result.stderr
     assert "not expanded" in result.stderr
     assert api.log == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INPUT_DRY-RUN", "true"), ("CORTEX_DRY_RUN", "True"), ("CORTEX_DRY_RUN", "perhaps")],
+)
+def test_a_dry_run_is_never_a_real_callback(api: HTTPServer, name: str, value: str) -> None:
+    """`dry-run` set on the step or for the whole pipeline: a callback has no dry run, and
+    ignoring the input would resume (or fail) the workflow for real."""
+    api.expect_request(PATH, method="POST").respond_with_json({})
+    env = {**base_env(api), name: value}
+    result = invoke(env, [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 2
+    assert f"dry-run: {value!r}, but command callback has no dry run" in result.stderr
+    assert api.log == []
+
+
+def test_dry_run_false_lets_a_callback_go(api: HTTPServer) -> None:
+    """The action passes every input with its default: `dry-run: false` is no obstacle."""
+    api.expect_request(PATH, method="POST").respond_with_json({})
+    env = {**base_env(api), "INPUT_DRY-RUN": "false"}
+    result = invoke(env, [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 0, result.log
