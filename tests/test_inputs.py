@@ -118,6 +118,18 @@ def test_a_flag_given_twice_with_two_values_exits_2(
     assert cortex.server.log == []
 
 
+@pytest.mark.parametrize("argv", [["--dry-run="], ["--dry-run", ""], ["--wait= "]])
+def test_a_switch_given_an_empty_value_exits_2(
+    cortex: ScriptedCortex, tmp_path: Path, argv: list[str]
+) -> None:
+    """`--dry-run="$DRY"` with DRY unset fell back to the default, false, and deployed."""
+    env = github_env(tmp_path, cortex.server.url_for("/"))
+    result = invoke(env, ["run", "--workflow", "deploy-service", *argv])
+    assert result.exit_code == 2, result.log
+    assert "expected true or false, got an empty value" in result.log
+    assert cortex.server.log == []
+
+
 def test_a_flag_given_twice_with_one_value_is_fine(cortex: ScriptedCortex, tmp_path: Path) -> None:
     result = invoke(
         github_env(tmp_path, cortex.server.url_for("/")),
