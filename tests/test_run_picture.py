@@ -134,7 +134,18 @@ def test_variables_in_every_plausible_shape(variables: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "variables", [[{"type": "TEXT"}], [1, 2], "env", None, [{"slug": ""}], [["env"]]]
+    "variables",
+    [
+        [{"type": "TEXT"}],
+        [1, 2],
+        "env",
+        None,
+        [{"slug": ""}],
+        [["env"]],
+        # A display name only: "Deploy target" is not the slug deploy_target; refusing the key
+        # deploy_target against it refused a declared variable (exit 2, no run).
+        [{"name": "Deploy target", "type": "TEXT"}],
+    ],
 )
 def test_variables_we_cannot_read_never_refuse(variables: Any) -> None:
     definition = parse_definition({"variables": variables, "isRunnableViaApi": True})
