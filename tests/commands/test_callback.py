@@ -174,6 +174,8 @@ def test_404_is_a_refusal_with_cortex_message(api: HTTPServer, tmp_path: Path) -
     assert "Check `callback-id`" in result.log
     assert len(requests_to(api, PATH)) == 1  # a refusal is not retried
     assert result.outputs == {"callback-status": "SUCCESS", "http-status": "404"}
+    # The summary's title says the callback was not taken, not just "SUCCESS".
+    assert result.summary.splitlines()[0].endswith(": SUCCESS not taken")
 
 
 def test_406_on_the_first_attempt_is_a_refusal(api: HTTPServer) -> None:
