@@ -166,6 +166,16 @@ class _Once(argparse.Action):
         value = self._fixed if self._fixed is not None else values
         if value is None:
             value = self.const
+        elif self.const == "true" and isinstance(value, str) and not value.strip():
+            # `--dry-run=` (`--dry-run="$DRY"` with DRY unset) would fall back to the default,
+            # false: a real deploy where a dry run was asked for. A switch given says its value.
+            name = self.dest.replace("_", "-")
+            raise InputError(
+                [
+                    f"{name}: expected true or false, got an empty value ({option_string}=); "
+                    f"give {option_string} alone for true (is a variable unset?)"
+                ]
+            )
         before = getattr(namespace, self.dest, None)
         if before is not None and before != value:
             name = self.dest.replace("_", "-")

@@ -100,6 +100,14 @@ class _Names:
             return False
         kinds = {kind for _, kind in self.ids}
         kind = _kind(given)
+        if kind == CID:
+            # A tag may look like a CID ("cd202401"). A CID's two letters say what it names
+            # (``wf``, ``en``): only an answered CID with the same two is one to compare with.
+            # One with other letters shows the given value is a tag; then a tag may compare.
+            prefixes = {value[:2].casefold() for value, k in self.ids if k == CID}
+            if given.strip()[:2].casefold() in prefixes:
+                return True
+            return bool(prefixes) and TAG in kinds
         return kind in kinds or (kind != NUMBER and {TAG, CID} <= kinds)
 
     def every(self) -> set[str]:

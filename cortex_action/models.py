@@ -501,6 +501,10 @@ def _variable_slugs(value: Any) -> tuple[str, ...] | None:
             slug = next(
                 (t for t in (as_text(item.get(k)) for k in ("slug", "key", "name")) if t), None
             )
+            if slug is not None and not as_text(item.get("slug")) and not as_text(item.get("key")):
+                # Only a `name`: a display name ("Deploy target") is no slug ("deploy_target");
+                # refusing a key against it would refuse a declared variable.
+                slug = None if any(c.isspace() for c in slug) else slug
         if slug is None:
             return None
         slugs.append(slug)

@@ -146,7 +146,19 @@ def parse_header_token(text: str) -> str:
         raise ValueError(
             "expected 1 to 255 printable ASCII characters without spaces, got " + _show(value)
         )
+    if _UNEXPANDED.search(value):
+        # A CI expression or variable that was never expanded (single quotes, a GitHub
+        # expression pasted into another CI, a variable that is not set): sent as is, it would
+        # name no callback or run, or be the same idempotency key for every pipeline.
+        raise ValueError(
+            f"got {_show(value)}, which looks like a CI expression or variable that was not "
+            "expanded: pass its value (check the quoting, and that the variable is set)"
+        )
     return value
+
+
+# ``${{ ... }}`` anywhere, or the whole value one ``$NAME``, ``${NAME}`` or ``$(...)``.
+_UNEXPANDED = re.compile(r"\$\{\{|^\$(\{?[A-Za-z_][A-Za-z0-9_]*\}?|\(.*\))$")
 
 
 def _show(text: str, limit: int = 60) -> str:

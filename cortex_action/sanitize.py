@@ -9,7 +9,10 @@ from __future__ import annotations
 import html
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional overrides and isolates count as controls: in a block name or an error they
+# would reverse what follows them on the line (a log, a table row), so text reads as it isn't.
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
 
 

@@ -536,7 +536,7 @@ def load_settings(
         given = [v for v in layers if v is not None and v not in ("", [])]
         if given:
             merged[spec.field] = given[-1]  # later layers win
-    problems = _missing(command, merged)
+    problems = _missing(command, merged) + _dry_callback(command, env)
     for name, value in list(merged.items()):
         # Bytes that are not UTF-8 reach os.environ as lone surrogates: refuse them here, once.
         if isinstance(value, str) and not _is_text(value):
@@ -556,6 +556,27 @@ def load_settings(
     if problems:
         raise InputError(problems)
     return settings
+
+
+def _dry_callback(command: Command, env: Mapping[str, str]) -> list[str]:
+    """``dry-run`` is an input of ``run`` only, but a callback changes a run: one set for the
+    whole pipeline (CORTEX_DRY_RUN) or on the step must not let it go out for real."""
+    if command is not Command.CALLBACK:
+        return []
+    for prefix in ("CORTEX_", "INPUT_"):
+        raw = _env_value(env, prefix, "dry-run")
+        try:
+            dry = raw is not None and parse.parse_bool(raw)
+        except ValueError:
+            dry = True  # unreadable: the safe reading is "the user wanted a dry run"
+        if dry:
+            return [
+                f"dry-run: {(raw or '').strip()[:20]!r}, but command callback has no dry run: "
+                "the callback would "
+                "resume or fail the workflow for real, so nothing was sent. Remove `dry-run` "
+                "from this step (or unset CORTEX_DRY_RUN for it)."
+            ]
+    return []
 
 
 def _is_missing_twice(problem: str, problems: list[str]) -> bool:

@@ -54,6 +54,21 @@ def test_what_contradicts_the_request_is_said(fields: dict[str, Any], said: str)
     assert said in "; ".join(found)
 
 
+@pytest.mark.parametrize("tag", ["cd202401", "db123456", "ab1234567890"])
+def test_a_tag_shaped_like_a_cid_is_not_a_foreign_run(tag: str) -> None:
+    """A workflow tag that happens to look like a CID, answered with the workflow's CID only:
+    that was exit 3 "belongs to another request" for the very run the trigger started (the
+    deploy went on, unfollowed). A CID's two letters say what it names: `cd` is no `wf`."""
+    answer = run(workflow={"cid": "wf5a1c0e7d9b3f2a41"})
+    assert mismatches(answer, Asked(tag, "GLOBAL", None)) == []
+    # A real CID of a workflow is still compared; and a tag, with the answer's tag.
+    assert mismatches(answer, Asked("wf0123456789", "GLOBAL", None))
+    assert mismatches(run(workflow={"cid": "wf5a1c0e7d9b", "tag": "x"}), Asked(tag, "GLOBAL"))
+    # The same for an entity: a CID-shaped tag against the entity's CID proves nothing.
+    entity = run(scope={"type": "ENTITY", "entityId": "en1f2e3d4c5b6a7980"})
+    assert mismatches(entity, Asked("deploy-service", "ENTITY", "be123456")) == []
+
+
 def test_a_global_request_answered_with_an_entity_run() -> None:
     answer = run(scope={"type": "ENTITY", "entityId": "service-frontend"})
     assert mismatches(answer, Asked("deploy-service", "ENTITY", "service-frontend")) == []

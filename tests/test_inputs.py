@@ -29,6 +29,9 @@ from tests.support import TOKEN, ScriptedCortex, github_env, invoke
         ("notification-recipients", "a@example.com, bob", "not an email: 'bob'"),
         ("idempotency-key", "has space", "idempotency-key: expected 1 to 255 printable ASCII"),
         ("idempotency-key", "k" * 256, "idempotency-key: expected 1 to 255 printable ASCII"),
+        # Unexpanded, it would be the same key for every pipeline: each replays the first run.
+        ("idempotency-key", "${{github.sha}}", "idempotency-key: got '${{github.sha}}', which"),
+        ("idempotency-key", "$CI_COMMIT_SHA", "looks like a CI expression or variable that was"),
         ("base-url", "ftp://cortex.example.com", "base-url: expected an http(s) URL"),
         ("base-url", "http://cortex.example.com", "base-url: plain http:// to cortex.example.com"),
         ("app-url", "not a url", "app-url: expected an http(s) URL"),
@@ -112,6 +115,18 @@ def test_a_flag_given_twice_with_two_values_exits_2(
     assert result.exit_code == 2, result.log
     assert message in result.log
     assert "deploy-prod" not in result.log
+    assert cortex.server.log == []
+
+
+@pytest.mark.parametrize("argv", [["--dry-run="], ["--dry-run", ""], ["--wait= "]])
+def test_a_switch_given_an_empty_value_exits_2(
+    cortex: ScriptedCortex, tmp_path: Path, argv: list[str]
+) -> None:
+    """`--dry-run="$DRY"` with DRY unset fell back to the default, false, and deployed."""
+    env = github_env(tmp_path, cortex.server.url_for("/"))
+    result = invoke(env, ["run", "--workflow", "deploy-service", *argv])
+    assert result.exit_code == 2, result.log
+    assert "expected true or false, got an empty value" in result.log
     assert cortex.server.log == []
 
 

@@ -104,3 +104,15 @@ def test_a_misspelt_dry_run_is_exit_2_and_sends_nothing(tmp_path: Path, flag: st
     result = invoke(env, ["run", "--workflow", "deploy-service", flag], transport=transport)
     assert result.exit_code == 2
     assert seen == []
+
+
+def test_a_stalling_definition_leaves_a_short_timeout_to_the_run(tmp_path: Path) -> None:
+    """With `timeout: 8s`, a definition that never answers may not take the whole 8 s: the run
+    would be started only to be given up at once (exit 4). It gets a quarter of what is left."""
+    transport, seen = cortex(stall)
+    time = FakeTime()
+    env = github_env(tmp_path, "https://api.example.com", timeout="8s")
+    result = invoke(env, time=time, transport=transport)
+    assert result.exit_code == 0, result.log
+    first_trigger = next(i for i, r in enumerate(seen) if r.method == "POST")
+    assert sum(time.sleeps[: first_trigger - 1]) <= 8 * 0.25

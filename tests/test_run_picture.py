@@ -134,7 +134,18 @@ def test_variables_in_every_plausible_shape(variables: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "variables", [[{"type": "TEXT"}], [1, 2], "env", None, [{"slug": ""}], [["env"]]]
+    "variables",
+    [
+        [{"type": "TEXT"}],
+        [1, 2],
+        "env",
+        None,
+        [{"slug": ""}],
+        [["env"]],
+        # A display name only: "Deploy target" is not the slug deploy_target; refusing the key
+        # deploy_target against it refused a declared variable (exit 2, no run).
+        [{"name": "Deploy target", "type": "TEXT"}],
+    ],
 )
 def test_variables_we_cannot_read_never_refuse(variables: Any) -> None:
     definition = parse_definition({"variables": variables, "isRunnableViaApi": True})
@@ -273,3 +284,37 @@ def test_any_number_of_blocks_stays_far_under_githubs_limit() -> None:
     assert len(text.encode()) < 1024 * 1024
     assert len(bars(text)) == MAX_CHART_BARS
     assert f"first {MAX_CHART_BARS} timed blocks of 20000" in text
+
+
+def test_bidi_overrides_cannot_reverse_a_line() -> None:
+    """A block named with U+202E would show the rest of its line (a log line, a table row, a
+    bar) reversed: overrides and isolates are shown as blanks, like other controls."""
+    name = "safe\u202edelpoyed\u202c \u2066x\u2069"
+    run = run_of(block(name, "FAILED", 0, 1))
+    text = run_summary(report(run=run))
+    assert not set(text) & {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2069"}
+    assert "safe delpoyed" in text
+
+
+def test_a_block_with_a_lying_time_is_left_off_the_chart() -> None:
+    """One block in 9999 (or 1970) would stretch the axis over millennia and squash every
+    other bar to nothing: it is left off, and the chart says so."""
+    far = {"name": "far", "state": {"status": "COMPLETED", "startedAt": "9999-12-31T23:59:59Z"}}
+    old = {"name": "old", "state": {"status": "COMPLETED", "startedAt": 5, "completedAt": 6}}
+    run = run_of(
+        block("a", "COMPLETED", 0, 1),
+        far,
+        old,
+        block("b", "COMPLETED", 1, 2),
+        dateStarted=at(0),
+        dateCompleted=at(2),
+    )
+    chart = gantt(run)
+    assert chart is not None
+    assert [bar.split(" :", 1)[0].strip() for bar in bars(chart)] == ["1. a", "4. b"]
+    assert "2 blocks with times far from the run's are not charted" in chart
+    # Without run times, the blocks' middle start anchors the span.
+    lone = run_of(block("a", "COMPLETED", 0, 1), far, block("b", "COMPLETED", 1, 2))
+    lone_chart = gantt(lone)
+    assert lone_chart is not None
+    assert len(bars(lone_chart)) == 2

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_action.client import CallbackAnswer
+from cortex_action.client import CallbackAnswer, WrongHost
 from cortex_action.commands.context import Context
 from cortex_action.endings import Ending, Failure
 from cortex_action.errors import ApiError, CortexError, ExitCode
@@ -105,7 +105,8 @@ def callback(ctx: Context[CallbackSettings]) -> Ending:
     except CortexError as error:
         status = error.status_code if isinstance(error, ApiError) else None
         text = error.message
-        if status is None and final:
+        # The web app (or another site) answering is no attempt that reached Cortex's API.
+        if status is None and final and not isinstance(error, WrongHost):
             text += (
                 "\nAn attempt may have reached Cortex all the same: look at the run in Cortex. "
                 "Sending the callback again is safe: if the block was resumed, Cortex answers "

@@ -17,8 +17,11 @@ from cortex_action.models import Definition, parse_definition
 from cortex_action.sanitize import log_text
 from cortex_action.settings import RunSettings
 
-# The definition is a nicety: never spend more than this of the run's `timeout` on it.
+# The definition is a nicety: never spend more than this of the run's `timeout` on it, nor
+# more than SHARE of what is left, so a short `timeout` still leaves the trigger and the wait
+# their time (a slow definition must not start a run only to give up on it at once).
 BUDGET = 10.0
+SHARE = 0.25
 # Shown in full up to this many; a workflow with more variables is cut, and says so.
 MAX_SLUGS_SHOWN = 50
 
@@ -119,6 +122,10 @@ def _knows_nothing(definition: Definition) -> bool:
     )
 
 
+def _budget(now: float, deadline: float) -> float:
+    return now + max(0.0, min(BUDGET, (deadline - now) * SHARE))
+
+
 def preflight(ctx: Context[RunSettings], deadline: float) -> Definition | None:
     """Read the definition (within ``BUDGET``) and judge the trigger; raise ``PreflightRefused``
     on a definite fact; warn on suggestions; one note when it can't be read."""
@@ -128,7 +135,7 @@ def preflight(ctx: Context[RunSettings], deadline: float) -> Definition | None:
     skipped = "; going on without this check."
     try:
         payload = ctx.client.get_workflow(
-            workflow, deadline=min(deadline, ctx.clock() + BUDGET), quiet=True
+            workflow, deadline=_budget(ctx.clock(), deadline), quiet=True
         )
     except ApiError as exc:
         if exc.status_code == 404:

@@ -14,6 +14,7 @@ from cortex_action.endings import Ending
 from cortex_action.errors import ExitCode
 from cortex_action.idempotency import Key, derive_key
 from cortex_action.identity import Asked, check_trigger_answer, replay_of
+from cortex_action.render.result_files import dry_run_files
 from cortex_action.render.summary import dry_run_summary
 from cortex_action.sanitize import json_for_log, log_text
 from cortex_action.settings import RunSettings
@@ -160,14 +161,19 @@ def dry_run(ctx: Context[RunSettings], body: dict[str, Any], key: Key, deadline:
         f"Idempotency-Key: {key.value}\n{json.dumps(body, indent=2, ensure_ascii=False)}"
     )
     dry = DryRun(settings.workflow, body, key)
+    summary = dry_run_summary(
+        workflow=settings.workflow, body=body, key=key.value, key_source=key.source
+    )
     return Ending(
         ExitCode.OK,
         outputs={"idempotency-key": key.value, "status": DRY_RUN},
-        summary=dry_run_summary(
-            workflow=settings.workflow,
-            body=body,
+        summary=summary,
+        files=dry_run_files(
+            status=DRY_RUN,
             key=key.value,
-            key_source=key.source,
+            result_json=dry.stdout(as_json=True),
+            summary_md=summary,
+            syntax=ctx.host.env_syntax,
         ),
         printout=dry,
         closing=(

@@ -65,9 +65,11 @@ def callback_json(report: CallbackReport) -> str:
 
 def callback_summary(report: CallbackReport) -> str:
     icon = "✅" if report.exit_code == 0 else "⚠️"
+    # The status alone in the title ("SUCCESS") read as the outcome when Cortex refused it.
+    taken = "" if report.exit_code == 0 else " not taken"
     lines = [
         f"### {icon} Cortex callback to workflow {markdown_code(report.workflow)}: "
-        f"{markdown_text(report.status, 20)}",
+        f"{markdown_text(report.status, 20)}{taken}",
         "",
         markdown_text(report.headline),
         "",

@@ -299,3 +299,13 @@ def result_files(report: Report, syntax: EnvSyntax) -> dict[str, str]:
         SUMMARY_FILE: summary.run_summary(report),
         JUNIT_FILE: junit_xml(report),
     }
+
+
+def dry_run_files(
+    *, status: str, key: str, result_json: str, summary_md: str, syntax: EnvSyntax
+) -> dict[str, str]:
+    """A dry run's result files, under a run's names: on GitLab and Jenkins they are its only
+    outputs (a later job reads CORTEX_RUN_STATUS ``DRY_RUN`` and the key the run would send)."""
+    variables = {"CORTEX_RUN_STATUS": status, "CORTEX_RUN_IDEMPOTENCY_KEY": key}
+    env = dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
+    return {ENV_FILE: env, JSON_FILE: result_json, SUMMARY_FILE: summary_md}

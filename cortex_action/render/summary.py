@@ -13,7 +13,7 @@ from typing import Any
 from cortex_action.models import MISSING, Outcome, Phase, Run, classify, parse_row
 from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report
-from cortex_action.sanitize import markdown_code, markdown_text
+from cortex_action.sanitize import BIDI_CONTROLS, markdown_code, markdown_text
 
 MAX_BLOCK_ROWS = 200
 # Bars in the gantt chart: each is one short line (~100 bytes), so the summary stays far under
@@ -104,7 +104,7 @@ def run_summary(report: Report) -> str:
 # Markdown fence around the chart: each is written as Mermaid's entity code (``#58;``), which
 # Mermaid decodes after parsing and shows as text, so a name is drawn exactly as it is.
 _MERMAID_SPECIAL = frozenset(':;#%<>&`"\\{}')
-_BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BLANKS = re.compile(rf"[\s\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]+")
 
 
 def mermaid_label(text: str, limit: int = MAX_BAR_LABEL) -> str:
@@ -118,6 +118,26 @@ def _millis(instant: dt.datetime) -> int:
     return int(instant.timestamp() * 1000)
 
 
+# Block times further than this from the run's own are a lie (or a clock gone wrong).
+_SLACK = dt.timedelta(days=1)
+_LONGEST_RUN = dt.timedelta(days=90)
+
+
+def _plausible(run: Run) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The span a block's start may fall in: around the run's times, else around the blocks'
+    middle start; (None, None) when nothing gives a time."""
+    times = run.times
+    anchor = times.started or times.created
+    if anchor is None:
+        starts = sorted(s for s in (b.times.started for b in run.blocks[:1000]) if s is not None)
+        if not starts:
+            return None, None
+        anchor = starts[len(starts) // 2]
+    last = max((t for t in (times.ended, times.updated) if t is not None), default=None)
+    high = max(last, anchor) + _SLACK if last is not None else anchor + _LONGEST_RUN
+    return anchor - _SLACK, high
+
+
 def gantt(run: Run) -> str | None:
     """A Mermaid gantt chart of the run's blocks, one bar each (failed ones ``crit``), in a
     fenced block; None when no block gives a start time. At most ``MAX_CHART_BARS`` bars."""
@@ -127,6 +147,8 @@ def gantt(run: Run) -> str | None:
     bars: list[str] = []
     blocks = run.blocks
     more = False
+    low, high = _plausible(run)
+    odd = 0
     for number, block in enumerate(blocks, start=1):
         if len(bars) >= MAX_CHART_BARS:
             more = True  # the rest are not read: a run may have thousands
@@ -134,9 +156,14 @@ def gantt(run: Run) -> str | None:
         start = block.times.started
         if start is None:
             continue
+        if low is not None and high is not None and not low <= start <= high:
+            odd += 1  # one bar in 1970 or 9999 would squash every other bar to nothing
+            continue
         end = block.times.ended
         if end is None or end < start:
             end = fallback if fallback is not None and fallback >= start else start
+        if high is not None:
+            end = min(end, high)
         tag = "crit" if block.failed else "active" if block.phase is Phase.RUNNING else "done"
         begin = _millis(start)
         label = mermaid_label(block.name) or "block"
@@ -155,6 +182,11 @@ def gantt(run: Run) -> str | None:
         *bars,
         "```",
     ]
+    if odd:
+        lines.append(
+            f"\n_{odd} block{'s' if odd != 1 else ''} with times far from the run's are not "
+            "charted; all are in the `result` output._"
+        )
     if more:
         lines.append(
             f"\n_The chart shows the first {len(bars)} timed blocks of {len(blocks)}; all are in "

@@ -174,6 +174,8 @@ def test_404_is_a_refusal_with_cortex_message(api: HTTPServer, tmp_path: Path) -
     assert "Check `callback-id`" in result.log
     assert len(requests_to(api, PATH)) == 1  # a refusal is not retried
     assert result.outputs == {"callback-status": "SUCCESS", "http-status": "404"}
+    # The summary's title says the callback was not taken, not just "SUCCESS".
+    assert result.summary.splitlines()[0].endswith(": SUCCESS not taken")
 
 
 def test_406_on_the_first_attempt_is_a_refusal(api: HTTPServer) -> None:
@@ -331,3 +333,49 @@ def test_a_web_page_is_not_taken_for_cortex_taking_the_callback(api: HTTPServer)
     assert result.exit_code == 3
     assert "web page" in result.stderr
     assert "Cortex took callback" not in result.log
+    assert "may have reached Cortex" not in result.log  # a page is no lost attempt
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--callback-id", "${{steps.cortex.outputs.callback-id}}"),
+        ("--callback-id", "$CORTEX_CALLBACK_ID"),
+        ("--callback-id", "${CALLBACK_ID}"),
+    ],
+)
+def test_an_unexpanded_expression_is_exit_2_with_nothing_sent(
+    api: HTTPServer, flag: str, value: str
+) -> None:
+    """A GitHub expression pasted into another CI, or a variable single-quoted in a shell:
+    sent as is it would be a 404 blamed on Cortex; it is an input error naming the input."""
+    result = invoke(
+        base_env(api), ["callback", "--workflow", "W", flag, value, "--callback-status", "success"]
+    )
+    assert result.exit_code == 2
+    assert "callback-id" in result.stderr
+    assert "not expanded" in result.stderr
+    assert api.log == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INPUT_DRY-RUN", "true"), ("CORTEX_DRY_RUN", "True"), ("CORTEX_DRY_RUN", "perhaps")],
+)
+def test_a_dry_run_is_never_a_real_callback(api: HTTPServer, name: str, value: str) -> None:
+    """`dry-run` set on the step or for the whole pipeline: a callback has no dry run, and
+    ignoring the input would resume (or fail) the workflow for real."""
+    api.expect_request(PATH, method="POST").respond_with_json({})
+    env = {**base_env(api), name: value}
+    result = invoke(env, [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 2
+    assert f"dry-run: {value!r}, but command callback has no dry run" in result.stderr
+    assert api.log == []
+
+
+def test_dry_run_false_lets_a_callback_go(api: HTTPServer) -> None:
+    """The action passes every input with its default: `dry-run: false` is no obstacle."""
+    api.expect_request(PATH, method="POST").respond_with_json({})
+    env = {**base_env(api), "INPUT_DRY-RUN": "false"}
+    result = invoke(env, [*BASE, "--callback-status", "success"])
+    assert result.exit_code == 0, result.log

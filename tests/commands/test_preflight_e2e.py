@@ -15,6 +15,7 @@ import pytest
 
 from cortex_action import cli
 from cortex_action.emulator import EmulatorServer, default_config
+from tests.readers import parse_gitlab_dotenv
 from tests.support import NOW, SHA, FakeTime, Outcome, github_env, invoke
 
 TRIGGER = re.compile(r"/api/v1/workflows/[^/]+/runs$")
@@ -190,6 +191,32 @@ def test_the_dry_run_flag_with_json(job: Job) -> None:
     assert printed["status"] == "DRY_RUN"
     assert printed["body"] == {"scope": {"type": "GLOBAL"}}
     assert job.triggers() == []
+
+
+def test_a_dry_run_on_gitlab_leaves_its_outputs_in_the_result_files(job: Job) -> None:
+    """On GitLab and Jenkins the result files are the outputs: a dry run wrote none, so a later
+    job (or a person reading the artifacts) had no DRY_RUN status and no key."""
+    folder = job.tmp_path / "gitlab"
+    folder.mkdir()
+    env = {
+        "GITLAB_CI": "true",
+        "CI_PROJECT_DIR": str(folder),
+        "CI_COMMIT_SHA": SHA,
+        "CORTEX_API_TOKEN": job.emu.token,
+        "CORTEX_BASE_URL": job.emu.url,
+        "CORTEX_WORKFLOW": "scaffold-repo",
+        "CORTEX_DRY_RUN": "true",
+    }
+    result = invoke(env, time=job.clock, now=job.now)
+    assert result.exit_code == 0, result.log
+    assert job.triggers() == []
+    dotenv = parse_gitlab_dotenv((folder / "cortex-action.env").read_bytes())
+    assert dotenv["CORTEX_RUN_STATUS"] == "DRY_RUN"
+    assert dotenv["CORTEX_RUN_IDEMPOTENCY_KEY"].startswith("cortex-action-")
+    assert "CORTEX_RUN_ID" not in dotenv  # no run was started
+    data = json.loads((folder / "cortex-action.json").read_text(encoding="utf-8"))
+    assert data["status"] == "DRY_RUN"
+    assert "dry run" in (folder / "cortex-action.md").read_text(encoding="utf-8")
 
 
 # -- blocks, and the picture of the run ---------------------------------------------------------
