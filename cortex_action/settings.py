@@ -11,6 +11,8 @@ Families: ``RunSettings`` (trigger and follow), ``ReadSettings`` (``get`` and ``
 
 from __future__ import annotations
 
+import collections
+
 import enum
 import ipaddress
 import re
@@ -233,6 +235,8 @@ def _workflows(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
 def _entities(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
     """Fan-out: entity tags or ids, comma/newline-separated, each once, in the order given."""
     names = parse.split_list(value)
+    if len(names) > MAX_ENTITIES:
+        raise ValueError(f"at most {MAX_ENTITIES} entities in one step, got {len(names)}")
     if not names:
         # Only separators: not "no fan-out", which would run once, in GLOBAL scope.
         raise ValueError("expected entity tags or ids separated by commas or newlines; got none")
@@ -243,14 +247,16 @@ def _entities(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
             raise ValueError(
                 f"expected entity tags or ids separated by commas or newlines, got {name[:60]!r}"
             ) from None
-    twice = sorted({n for n in names if names.count(n) > 1})
+    # Compared case-insensitively: whether Cortex matches tags by case is unknown, and two
+    # spellings of one entity would get two keys, hence two runs (two deploys) of that entity.
+    seen = collections.Counter(n.casefold() for n in names)
+    twice = sorted({n for n in names if seen[n.casefold()] > 1})
     if twice:
         # The same entity twice is the same request, hence the same key: one run, not two.
         raise ValueError(
-            "each entity once: listed more than once: " + ", ".join(repr(t[:60]) for t in twice)
+            "each entity once (case does not tell entities apart): listed more than once: "
+            + ", ".join(repr(t[:60]) for t in twice)
         )
-    if len(names) > MAX_ENTITIES:
-        raise ValueError(f"at most {MAX_ENTITIES} entities in one step, got {len(names)}")
     return tuple(names)
 
 

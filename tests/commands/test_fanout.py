@@ -346,6 +346,11 @@ def test_json_prints_the_whole_fan_out(tenant: Tenant) -> None:
         ({"entities": "service-01", "max_parallel": "five"}, "max-parallel: expected a whole"),
         ({"entities": "service-01", "fail_fast": "yes"}, "fail-fast"),
         ({"entities": "service-01,service-01"}, "listed more than once"),
+        # Attack: one entity spelt twice must not become two keys, hence two runs of it.
+        ({"entities": "service-01, SERVICE-01 "}, "listed more than once: 'SERVICE-01'"),
+        ({"entities": "service-01\r\n service-01\r\n"}, "listed more than once"),
+        # Attack: a huge list is refused by its length, before any per-name work.
+        ({"entities": ",".join(f"s{i}" for i in range(20_000))}, "at most 500 entities"),
         ({"entities": "service-01\nbad\x00entity"}, "entities:"),
     ],
 )
