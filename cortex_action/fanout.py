@@ -283,6 +283,12 @@ class FanOut:
     def polled(self, slot: Slot, run: Run, now: float) -> Seen:
         return self._observe(slot, run, now)
 
+    def later(self, slot: Slot, now: float) -> None:
+        """A poll got no usable answer yet (lag, or a passing failure): look again on the usual
+        schedule; the run keeps its slot."""
+        slot.last_poll = now
+        slot.next_poll = now + self._usual(slot, cap=self.schedule.cap)
+
     def busy(self, now: float, retry_after: float | None) -> bool:
         """Cortex answered a trigger busy: back off. True the first time (say it once)."""
         self.busy_count += 1

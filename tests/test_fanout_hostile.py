@@ -173,3 +173,48 @@ def test_a_summary_of_500_entities_stays_under_githubs_limit() -> None:
         entities=entities,
     )
     assert len(fanout_summary(report).encode()) < 1024 * 1024
+
+
+def test_a_poll_of_the_right_run_on_another_entity_is_not_trusted(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """Attack: the poll answers the run's id, but as a run of another entity: not COMPLETED."""
+    cortex.statuses("COMPLETED", entityTag="someone-else")
+    env = github_env(tmp_path, cortex.base_url, entities="service-01")
+    done = invoke(env, time=FakeTime())
+    assert done.exit_code == 3, done.log
+    assert runs_of(done.outputs)[0]["status"] == "NOT_INITIATED"  # as last trusted
+    assert "someone-else" in done.log
+
+
+def test_a_404_just_after_the_trigger_is_lag_not_a_lost_run(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """Attack: Cortex's read-after-write lag (a 404 on the first polls) must not fail the entity,
+    as it doesn't fail a single run."""
+    cortex.on_get(
+        json_response({"message": "Workflow run not found"}, 404),
+        json_response({"message": "Workflow run not found"}, 404),
+        json_response(run_object("run-1", "COMPLETED")),
+    )
+    env = github_env(tmp_path, cortex.base_url, entities="service-01")
+    done = invoke(env, time=FakeTime())
+    assert done.exit_code == 0, done.log
+    assert runs_of(done.outputs)[0]["status"] == "COMPLETED"
+    assert len(cortex.requests("POST")) == 1
+
+
+def test_a_run_that_stays_404_is_lost_after_the_lag_window(
+    cortex: ScriptedCortex, tmp_path: Path
+) -> None:
+    """Attack: a poll answering 404 for ever: lag for a while, then the entity is unreachable
+    (3), long before `timeout`, with a bounded number of polls."""
+    cortex.on_get(json_response({"message": "Workflow run not found"}, 404))
+    time = FakeTime()
+    started = time.now
+    env = github_env(tmp_path, cortex.base_url, entities="service-01", timeout="30m")
+    done = invoke(env, time=time)
+    assert done.exit_code == 3, done.log
+    assert runs_of(done.outputs)[0]["status"] == "NOT_INITIATED"
+    assert time.now - started < 60
+    assert len(cortex.requests("GET")) < 20

@@ -13,7 +13,7 @@ import hashlib
 import json
 
 from cortex_action import dates
-from cortex_action.client import Busy
+from cortex_action.client import LAG_WINDOW, Busy, poll_is_transient
 from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import elapsed
@@ -37,7 +37,7 @@ from cortex_action.fanout import (
     verdict_of,
     worst,
 )
-from cortex_action.identity import Asked, check_trigger_answer, replay_of
+from cortex_action.identity import Asked, check_poll_answer, check_trigger_answer, replay_of
 from cortex_action.models import Outcome
 from cortex_action.render import fanout_summary
 from cortex_action.render.terminal import format_duration
@@ -239,6 +239,8 @@ def _poll(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
     assert slot.run is not None
     try:
         run = ctx.client.get_run(ctx.settings.workflow, slot.run.id, deadline=plan.deadline)
+        # As a single run's polls: an answer about another workflow or entity is not this run.
+        check_poll_answer(run, Asked(ctx.settings.workflow, "ENTITY", slot.entity))
     except DeadlineReached as error:
         now = ctx.clock()
         plan.sent(now)
@@ -253,6 +255,13 @@ def _poll(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
     except CortexError as error:
         now = ctx.clock()
         plan.sent(now)
+        since = slot.triggered_at
+        lag = since is not None and now - since < LAG_WINDOW
+        if poll_is_transient(error, lag=lag):
+            # Read-after-write lag (a 404 just after the trigger) or a passing failure: look
+            # again later, as a single run does, without holding up the other entities' runs.
+            plan.later(slot, now)
+            return
         plan.unreachable(slot, error.message.splitlines()[0], now)
         ctx.host.warning(
             f"{_name(slot)}: stopped following run {slot.run.id}: {error.message}",
