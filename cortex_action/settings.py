@@ -12,7 +12,6 @@ Families: ``RunSettings`` (trigger and follow), ``ReadSettings`` (``get`` and ``
 from __future__ import annotations
 
 import collections
-
 import enum
 import ipaddress
 import re
