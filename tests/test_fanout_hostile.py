@@ -12,7 +12,8 @@ from werkzeug import Response
 
 from cortex_action.fanout import EntityReport, FanOutReport, Verdict
 from cortex_action.models import Run
-from cortex_action.render.fanout_summary import fanout_summary, gantt, mermaid_label
+from cortex_action.render.fanout_summary import fanout_summary, gantt, mermaid_label, runs_output
+from cortex_action.render.outputs import OUTPUT_LIMIT
 from cortex_action.report import Report
 from tests.support import FakeTime, ScriptedCortex, github_env, invoke, json_response, run_object
 
@@ -218,3 +219,47 @@ def test_a_run_that_stays_404_is_lost_after_the_lag_window(
     assert runs_of(done.outputs)[0]["status"] == "NOT_INITIATED"
     assert time.now - started < 60
     assert len(cortex.requests("GET")) < 20
+
+
+def test_the_runs_output_of_500_long_names_stays_under_githubs_limit() -> None:
+    """Attack: 500 entities of 1024 characters (emoji, quotes), each message naming one: even
+    without the run objects, `runs` would be megabytes; GitHub would refuse the step's outputs."""
+    names = [f"{i:03d}" + '"\U0001f600' * 510 for i in range(500)]
+    entities = tuple(
+        EntityReport(
+            Report(
+                command="run",
+                workflow="w",
+                exit_code=0,
+                headline=f"Skipped: fail-fast: the run of {names[0]} ended FAILED.",
+                run=None,
+                entity=name,
+                idempotency_key="k" * 255,
+            ),
+            "SKIPPED",
+            Verdict.SKIPPED,
+            None,
+        )
+        for name in names
+    )
+    report = FanOutReport(
+        workflow="w",
+        exit_code=1,
+        status="FAILED",
+        headline="h",
+        runs_url="https://app.example/runs",
+        job_url=None,
+        started_at="2026-11-30T09:00:00Z",
+        duration=5.0,
+        max_parallel=5,
+        fail_fast=True,
+        entities=entities,
+    )
+    text = runs_output(report)
+    assert len(text.encode()) <= OUTPUT_LIMIT
+    runs = json.loads(text)
+    assert len(runs) == 500  # every entity still has its row, in order
+    assert [r["status"] for r in runs] == ["SKIPPED"] * 500
+    # The names had to be cut: said so, and each still starts as given.
+    assert runs[1]["entityTruncated"] is True
+    assert names[1].startswith(runs[1]["entity"].removesuffix("…"))

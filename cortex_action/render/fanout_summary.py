@@ -26,6 +26,8 @@ from cortex_action.render.summary import ICONS
 from cortex_action.render.terminal import format_duration
 from cortex_action.sanitize import json_for_log, markdown_code, markdown_text
 
+# How much of an entity's name `runs` keeps when hundreds of long names would not fit otherwise.
+NAME_IN_OUTPUT = 200
 # GitHub refuses a job summary over 1 MiB: the chart and the rows stay well under it.
 SUMMARY_LIMIT = 1024 * 1024 - 4096
 MAX_BAR_LABEL = 60
@@ -85,11 +87,25 @@ def entity_object(entry: EntityReport, *, with_run: bool = True) -> dict[str, An
 def runs_output(report: FanOutReport) -> str:
     """Every entity's final run object, in the order given; slimmed when GitHub would refuse it."""
     text = json.dumps([entity_object(e) for e in report.entities], ensure_ascii=False, default=str)
-    if len(text.encode()) > outputs.OUTPUT_LIMIT:
-        text = json.dumps(
-            [entity_object(e, with_run=False) for e in report.entities], ensure_ascii=False
-        )
-    return text
+    if len(text.encode()) <= outputs.OUTPUT_LIMIT:
+        return text
+    rows = [entity_object(e, with_run=False) for e in report.entities]
+    text = json.dumps(rows, ensure_ascii=False, default=str)
+    if len(text.encode()) <= outputs.OUTPUT_LIMIT:
+        return text
+    # Still too large (hundreds of long names, messages that quote them): every entity keeps its
+    # row, in order, with its status and run; messages are in the result file and the summary.
+    for row in rows:
+        row.pop("message", None)
+    text = json.dumps(rows, ensure_ascii=False, default=str)
+    if len(text.encode()) <= outputs.OUTPUT_LIMIT:
+        return text
+    for row in rows:  # the last resort: names cut short, and said to be
+        name = row["entity"]
+        if isinstance(name, str) and len(name) > NAME_IN_OUTPUT:
+            row["entity"] = name[:NAME_IN_OUTPUT] + "…"
+            row["entityTruncated"] = True
+    return json.dumps(rows, ensure_ascii=False, default=str)
 
 
 def fanout_outputs(report: FanOutReport) -> dict[str, str]:
