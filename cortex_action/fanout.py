@@ -202,6 +202,10 @@ class FanOut:
     refilled: float | None = None
     fast: float = 0.2  # the first quick look after a run should have ended; then doubled
     max_busy_delay: float = 30.0
+    # A run frees its slot once PAUSED this long: a person's approval takes minutes, while an
+    # async block's pause, or a run flapping PAUSED/IN_PROGRESS, would otherwise let a new run
+    # start at each pause and put several times `max-parallel` runs of ours in flight.
+    pause_grace: float = 30.0
     busy_until: float = -math.inf
     busy_count: int = 0
     said_busy: bool = False
@@ -218,6 +222,15 @@ class FanOut:
     def active(self) -> int:
         return sum(1 for s in self.slots if s.state is State.ACTIVE)
 
+    def holding(self, now: float) -> list[Slot]:
+        """The runs that count against ``max_parallel``: going, or paused only just now."""
+        return [
+            s
+            for s in self.slots
+            if s.state is State.ACTIVE
+            or (s.state is State.PAUSED and now - s.status_since < self.pause_grace)
+        ]
+
     def pending(self) -> list[Slot]:
         return [s for s in self.slots if s.state is State.PENDING]
 
@@ -233,13 +246,16 @@ class FanOut:
         if self.tokens < 1 - 1e-9:  # rounding must not turn into a sleep of no time at all
             wait = max(1e-3, (1 - self.tokens) / self.rate)
             return Sleep(min(now + wait, self.deadline))
-        can_trigger = bool(pending) and self.active < self.max_parallel
+        holding = self.holding(now)
+        can_trigger = bool(pending) and len(holding) < self.max_parallel
         if can_trigger and now >= self.busy_until:
             return Trigger(pending[0])
         due = min(followed, key=lambda s: (s.next_poll, s.index)) if followed else None
         if due is not None and due.next_poll <= now:
             return Poll(due)
         times = [s.next_poll for s in followed] + ([self.busy_until] if can_trigger else [])
+        if pending and not can_trigger:  # a slot frees when a pause has lasted long enough
+            times += [s.status_since + self.pause_grace for s in holding if s.state is State.PAUSED]
         return Sleep(min(*times, self.deadline))
 
     def bounds(self) -> tuple[float, float] | None:

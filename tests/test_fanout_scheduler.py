@@ -243,3 +243,40 @@ def test_replays_and_runs_ended_at_their_trigger_teach_nothing() -> None:
     fan.triggered(second.slot, run("r1", "NOT_INITIATED"), True, 0.0)
     fan.polled(second.slot, run("r1", "COMPLETED"), 0.1)
     assert fan.bounds() is None
+
+
+def flipping(slot: Slot, now: float) -> str:
+    """Attack: PAUSED and IN_PROGRESS in turn, every 2 s, for 20 s; then COMPLETED."""
+    assert slot.triggered_at is not None
+    age = now - slot.triggered_at
+    if age >= 20:
+        return "COMPLETED"
+    return "PAUSED" if int(age // 2) % 2 else "IN_PROGRESS"
+
+
+def test_runs_flipping_paused_and_in_progress_never_exceed_max_parallel() -> None:
+    """Attack: each short pause freed a slot, a new run took it, then the paused one resumed:
+    six runs of ours in flight with `max-parallel: 2`. A pause frees its slot only once it has
+    lasted `pause_grace`; every run still ends, with requests far under 600 a minute."""
+    for limit in (1, 2):
+        fan = plan(6, max_parallel=limit)
+        seen = drive(fan, flipping)
+        assert seen["most"] == limit
+        assert all(s.state is State.ENDED for s in fan.slots)
+        assert isinstance(seen["now"], float)
+        assert isinstance(seen["requests"], int)
+        assert seen["requests"] / max(seen["now"], 60.0) * 60 < 600
+
+
+def test_a_long_pause_still_frees_its_slot_after_the_grace() -> None:
+    fan = plan(3, max_parallel=1, deadline=1000.0)
+
+    def first_waits(slot: Slot, now: float) -> str:
+        status = by_age(slot, now)
+        return "PAUSED" if slot.index == 0 and status != "NOT_INITIATED" else status
+
+    drive(fan, first_waits)
+    assert [s.state for s in fan.slots] == [State.PAUSED, State.ENDED, State.ENDED]
+    second = fan.slots[1]
+    assert second.triggered_at is not None
+    assert fan.pause_grace <= second.triggered_at <= fan.pause_grace + 2

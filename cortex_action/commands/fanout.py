@@ -299,7 +299,7 @@ def _said(ctx: Context[RunSettings], plan: FanOut, slot: Slot, seen: Seen, *, fi
             )
     elif run.outcome is Outcome.PAUSED:
         then = {
-            OnPaused.WAIT: "waiting until it resumes (it frees its slot meanwhile)",
+            OnPaused.WAIT: "waiting until it resumes (it frees its slot after 30 s paused)",
             OnPaused.SUCCEED: "on-paused is `succeed`: counted as passed",
             OnPaused.FAIL: "on-paused is `fail`: counted as failed",
         }[ctx.settings.on_paused]
