@@ -364,19 +364,19 @@ class RunSettings(Settings):
     def _fan_out(self) -> RunSettings:
         if self.entities and self.entity:
             raise ValueError(
-                "entity and entities: give one of them: `entity` for one run, `entities` for "
-                "one run per entity (fan-out)"
+                "entities: `entity` is given too; give one of them: `entity` for one run, "
+                "`entities` for one run per entity (fan-out)"
             )
         if self.entities and self.dry_run:
             # A dry run must never trigger: until the fan-out has one, the two are refused.
             raise ValueError(
-                "entities and dry-run: a fan-out has no dry run yet; check one entity with "
-                "`entity` and `dry-run: true`"
+                "entities: `dry-run` is true, and a fan-out has no dry run yet; check one "
+                "entity with `entity` and `dry-run: true`"
             )
         if self.entities and not self.wait:
             raise ValueError(
-                "entities and wait: a fan-out follows its runs to keep at most `max-parallel` "
-                "of them at once, so `wait` must be true with `entities`"
+                "entities: `wait` is false; a fan-out follows its runs to keep at most "
+                "`max-parallel` of them at once, so `wait` must be true with `entities`"
             )
         return self
 

@@ -80,6 +80,9 @@ def _check_settings(settings: Settings) -> None:
 @example(values={"initial-context": '{"a": NaN}'}, style="cortex")
 @example(values={"timeout": "9" * 5000}, style="github")
 @example(values={"base-url": "http://example.com"}, style="github")
+@example(values={"entity": "true", "entities": "true"}, style="github")  # found by this test
+@example(values={"entities": "a", "wait": "false"}, style="cortex")
+@example(values={"entities": "a", "dry-run": "true"}, style="github")
 def test_any_input_gives_settings_or_an_input_error_naming_it(
     values: dict[str, str], style: str
 ) -> None:
