@@ -14,6 +14,7 @@ from cortex_action.errors import DeadlineReached, ExitCode
 from cortex_action.identity import Asked, check_poll_answer
 from cortex_action.models import Outcome, Run
 from cortex_action.render.terminal import format_duration
+from cortex_action.report import redacted
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused, ReadSettings, RunSettings
 from cortex_action.waiting import (
@@ -61,6 +62,25 @@ def running_now(run: Run) -> str:
     return f" (block {position}/{total} {log_text(block.name, 100)})"
 
 
+def checkpoint(ctx: Context[RunSettings] | Context[ReadSettings], run: Run) -> None:
+    """On hosts that may stop the step without a signal (Jenkins), the result files as they stand
+    now: the run and its last status, marked as not the end. The ending replaces them."""
+    if not ctx.host.checkpoint_files:
+        return
+    progress = ctx.progress
+    progress.run = run
+    report = progress.report(
+        ExitCode.SIGTERM,
+        f"Run {run.id} was {run.status} when last seen; cortex-action was still following it "
+        "(this file is rewritten at every status change and replaced at the end: if it is what "
+        "remains, the step was stopped before the run ended).",
+    )
+    try:
+        ctx.host.write_files(ctx.host.result_files(redacted(report, ctx.settings.token)))
+    except OSError as exc:  # a checkpoint is a courtesy: the ending says the rest
+        ctx.host.detail(f"Could not update the result files: {exc}")
+
+
 def log_event(
     ctx: Context[RunSettings] | Context[ReadSettings],
     event: WaitEvent,
@@ -76,6 +96,7 @@ def log_event(
         was = f" (was {log_text(event.previous, 100)})" if event.previous else ""
         # A line that stays: on a terminal, only the ticking line is rewritten.
         ctx.host.info(f"{when} {status}{was}{eta}")
+        checkpoint(ctx, event.run)
     elif event.block is not None:
         # A run of thousands of blocks must not bury the log: the first ones, then one line.
         said = said if said is not None else [0]

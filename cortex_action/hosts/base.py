@@ -64,6 +64,9 @@ class Host:
     # attempt, with a key of its own).
     retry_sends_same_key: ClassVar[bool] = True
     git: Callable[[str | None], str | None] = staticmethod(git_head)
+    # Whether the result files are rewritten at every status change, not only at the end: where
+    # the CI can stop the step without a signal, a later step still finds the last known state.
+    checkpoint_files: ClassVar[bool] = False
 
     # What the CI is called in messages ("GitHub Actions job ..."); None: a shell or unknown CI.
     ci_name: ClassVar[str | None] = None

@@ -18,6 +18,9 @@ COLOUR_TERMS = re.compile(r"(xterm|vt100|vt220|ansi|linux|screen|tmux|rxvt|konso
 
 
 class JenkinsHost(Host):
+    # Aborting a build does not always deliver SIGTERM to the step (durable-task), so a later
+    # `post { always { } }` must still find the last known state in the result files.
+    checkpoint_files = True
     commit_variables = ("GIT_COMMIT",)
     # The one syntax that readProperties (java.util.Properties), `. ./cortex-action.env` in an
     # `sh` step and GitLab's dotenv parser all read alike (see result_files.DOTENV_SAFE).
