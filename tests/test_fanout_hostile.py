@@ -147,6 +147,8 @@ def test_hostile_entity_names_cannot_break_the_table_or_the_chart() -> None:
     row = next(line for line in summary.splitlines() if line.startswith("| `"))
     assert row.count(" | ") == 6  # seven cells: a `|` in the name did not add one
     assert mermaid_label("a" * 500).endswith("…")
+    # A bidi override in an entity's name must not reverse the rest of its bar's label.
+    assert "\u202e" not in mermaid_label("svc\u202eevil")
 
 
 def test_a_summary_of_500_entities_stays_under_githubs_limit() -> None:

@@ -24,7 +24,7 @@ from cortex_action.render.result_files import (
 )
 from cortex_action.render.summary import ICONS
 from cortex_action.render.terminal import format_duration
-from cortex_action.sanitize import json_for_log, markdown_code, markdown_text
+from cortex_action.sanitize import BIDI_CONTROLS, json_for_log, markdown_code, markdown_text
 
 # How much of an entity's name `runs` keeps when hundreds of long names would not fit otherwise.
 NAME_IN_OUTPUT = 200
@@ -256,7 +256,8 @@ _MERMAID_SAFE = str.maketrans(
         "}": ")",
     }
 )
-_BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidi controls too: in an entity's name they would reverse the rest of the bar's label.
+_BLANKS = re.compile(rf"[\s\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]+")
 
 
 def mermaid_label(text: str, limit: int = MAX_BAR_LABEL) -> str:
