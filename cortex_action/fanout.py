@@ -94,6 +94,7 @@ class Slot:
     status_since: float = 0.0
     interval: float = 0.0  # the usual schedule's next interval (0: start again)
     quick: float = 0.0  # past its expected end: the next quick look's interval (0: start)
+    listed: bool = True  # its run is looked for in one listing of the workflow's runs
 
     @property
     def followed(self) -> bool:
@@ -165,6 +166,13 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """Look at every run followed with one listing of the workflow's runs (``slot`` is due)."""
+
+    slot: Slot
+
+
+@dataclass(frozen=True)
 class Sleep:
     until: float
 
@@ -174,7 +182,7 @@ class Done:
     """Nothing is left to do (or the deadline came: ``expire`` says what that leaves)."""
 
 
-Step = Trigger | Poll | Sleep | Done
+Step = Trigger | Poll | Sweep | Sleep | Done
 
 
 @dataclass(frozen=True)
@@ -212,6 +220,11 @@ class FanOut:
     said_held: bool = False
     said_stop: bool = False
     looked_up: bool = False  # the workflow's history was asked for (once)
+    # One listing of the workflow's runs looks at every run followed for the price of one
+    # request; off for good once a listing fails or finds none of them (each run is then read
+    # on its own, as before).
+    listing: bool = True
+    misses: int = 0  # listings in a row that found none of the runs followed
     stopped: str | None = None  # why no new run is triggered, once that is so
     samples: list[tuple[float, float]] = field(default_factory=list)
     prior: bool = False  # samples[0] came from the workflow's history, not from this fan-out
@@ -252,11 +265,23 @@ class FanOut:
             return Trigger(pending[0])
         due = min(followed, key=lambda s: (s.next_poll, s.index)) if followed else None
         if due is not None and due.next_poll <= now:
-            return Poll(due)
+            return Sweep(due) if self._sweeps(followed, due) else Poll(due)
         times = [s.next_poll for s in followed] + ([self.busy_until] if can_trigger else [])
         if pending and not can_trigger:  # a slot frees when a pause has lasted long enough
             times += [s.status_since + self.pause_grace for s in holding if s.state is State.PAUSED]
         return Sleep(min(*times, self.deadline))
+
+    def _sweeps(self, followed: list[Slot], due: Slot) -> bool:
+        """A listing instead of one read: worth it once two runs or more can be found in it."""
+        return self.listing and due.listed and sum(1 for s in followed if s.listed) >= 2
+
+    def unlisted(self, slot: Slot) -> None:
+        """Its run was not in a listing (too old for the page, or Cortex lists it otherwise):
+        it is read on its own from now on."""
+        slot.listed = False
+
+    def stop_listing(self) -> None:
+        self.listing = False
 
     def bounds(self) -> tuple[float, float] | None:
         """How long a run of this fan-out takes, from below and from above: the medians of the
@@ -425,9 +450,12 @@ class FanOut:
             lo, hi = bounds
             middle = since + (lo + hi) / 2
             late = since + hi + 0.05 + 0.01 * hi
-            if now < middle - 1e-6:
+            # A look this close before a planned one (another run's listing saw this run too)
+            # stands for it: runs triggered together are then looked at together.
+            close = min(1.0, 0.05 * hi) + 1e-6
+            if now < middle - close:
                 slot.next_poll = min(middle, now + max(self.schedule.cap, hi / 4))
-            elif now < late - 1e-6:
+            elif now < late - close:
                 slot.next_poll = late
             else:
                 step = slot.quick or self.fast

@@ -13,6 +13,7 @@ from cortex_action.fanout import (
     Sleep,
     Slot,
     State,
+    Sweep,
     Trigger,
     Verdict,
     exit_code_of,
@@ -76,18 +77,22 @@ def drive(
             slot = step.slot
             slot.triggered_at = now
             fan.triggered(slot, run(f"r{slot.index}", "NOT_INITIATED"), False, now)
-        elif isinstance(step, Poll):
-            slot = step.slot
-            polls[slot.index] = polls.get(slot.index, 0) + 1
-            status = script(slot, now)
-            raw: dict[str, object] = {}
-            if times and status == "COMPLETED" and slot.triggered_at is not None:
-                # Cortex's own times, as the emulator gives them: created, then completed.
-                raw = {
-                    "dateCreated": iso(slot.triggered_at),
-                    "dateCompleted": iso(slot.triggered_at + DURATION),
-                }
-            fan.polled(slot, run(f"r{slot.index}", status, raw), now)
+        elif isinstance(step, Poll | Sweep):
+            # A sweep (one listing) looks at every run followed that listings find.
+            seen = [step.slot]
+            if isinstance(step, Sweep):
+                seen = [s for s in fan.followed() if s.listed]
+            for slot in seen:
+                polls[slot.index] = polls.get(slot.index, 0) + 1
+                status = script(slot, now)
+                raw: dict[str, object] = {}
+                if times and status == "COMPLETED" and slot.triggered_at is not None:
+                    # Cortex's own times, as the emulator gives them: created, then completed.
+                    raw = {
+                        "dateCreated": iso(slot.triggered_at),
+                        "dateCompleted": iso(slot.triggered_at + DURATION),
+                    }
+                fan.polled(slot, run(f"r{slot.index}", status, raw), now)
         fan.sent(now)
         most = max(most, fan.active)
     else:
@@ -115,6 +120,47 @@ def test_makespan_close_to_the_lower_bound_with_few_polls() -> None:
     assert seen["requests"] <= 40 * 2 + 5 * 6
 
 
+def test_listings_look_at_runs_triggered_together_with_one_request() -> None:
+    """With listings, the runs of a wave are looked at together: far fewer requests than one
+    read per run, and the same makespan."""
+    apart = drive(plan(40, listing=False), times=True)
+    together = drive(plan(40), times=True)
+    assert isinstance(apart["requests"], int)
+    assert isinstance(together["requests"], int)
+    assert isinstance(together["now"], float)
+    assert together["now"] <= 80 * 1.05 + 1
+    assert together["requests"] - 40 <= (apart["requests"] - 40) / 2  # polls, triggers aside
+    assert together["requests"] <= 40 + 8 * 4  # the triggers, and a few listings a wave
+
+
+def test_a_run_missing_from_listings_is_read_on_its_own() -> None:
+    """Once a listing did not find it, the run is read alone; listings serve the others."""
+    fan = plan(3)
+    for i in range(3):
+        step = fan.next_step(0.0)
+        assert isinstance(step, Trigger)
+        fan.triggered(step.slot, run(f"r{i}", "IN_PROGRESS"), False, 0.0)
+        fan.sent(0.0)
+    step = fan.next_step(5.0)
+    assert isinstance(step, Sweep)
+    fan.unlisted(fan.slots[0])
+    fan.unlisted(fan.slots[1])
+    steps: set[str] = set()
+    now = 5.0
+    while len(steps) < 2 and now < 100:
+        step = fan.next_step(now)
+        if isinstance(step, Sleep):
+            now = step.until
+            continue
+        steps.add(type(step).__name__)
+        assert isinstance(step, Poll | Sweep)
+        fan.polled(step.slot, run(f"r{step.slot.index}", "IN_PROGRESS"), now)
+        fan.sent(now)
+    assert steps == {"Poll"}  # one run left in listings: a listing is not worth it
+    fan.stop_listing()
+    assert not fan._sweeps(fan.followed(), fan.slots[2])
+
+
 def test_without_cortex_times_each_wave_narrows_the_doubt() -> None:
     """No times in the run objects: learnt from the polls, each wave closer to the bound."""
     fan = plan(40)
@@ -140,7 +186,7 @@ def test_requests_stay_under_the_rate_whatever_the_number_of_runs() -> None:
         times.append(now)
         if isinstance(step, Trigger):
             fan.triggered(step.slot, run(f"r{step.slot.index}", "NOT_INITIATED"), False, now)
-        elif isinstance(step, Poll):
+        elif isinstance(step, Poll | Sweep):
             fan.polled(step.slot, run(f"r{step.slot.index}", by_age(step.slot, now)), now)
         fan.sent(now)
     for i, start in enumerate(times):

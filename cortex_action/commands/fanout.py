@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 from cortex_action import dates
 from cortex_action.client import LAG_WINDOW, Busy, poll_is_transient
@@ -30,6 +31,7 @@ from cortex_action.fanout import (
     Sleep,
     Slot,
     State,
+    Sweep,
     Trigger,
     Verdict,
     cortex_seconds,
@@ -38,14 +40,22 @@ from cortex_action.fanout import (
     worst,
 )
 from cortex_action.identity import Asked, check_poll_answer, check_trigger_answer, replay_of
-from cortex_action.models import Outcome
+from cortex_action.models import Outcome, Run, parse_run
 from cortex_action.render import fanout_summary
 from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report, redacted
+from cortex_action.retry import RetryPolicy
 from cortex_action.sanitize import log_text
 from cortex_action.settings import OnPaused, RunSettings
 
 HEARTBEAT = 60.0  # seconds between two lines that say how the whole fan-out stands
+# A listing looks at every run followed in one request: one attempt (a failure turns listings
+# off and the run due is read on its own at once), within this many seconds.
+SWEEP_BUDGET = 10.0
+ENDS = (Outcome.SUCCESS, Outcome.FAILURE, Outcome.PAUSED)
+SWEEP_ONCE = RetryPolicy(
+    max_attempts=1, base_delay=3600.0, request_timeout=SWEEP_BUDGET, min_request_timeout=1.0
+)
 FAILURE_TITLES = {
     Verdict.REFUSED: "Cortex refused or could not be reached",
     Verdict.FAILED: "Cortex workflow run failed",
@@ -117,6 +127,8 @@ def _loop(ctx: Context[RunSettings], plan: FanOut) -> None:
             _trigger(ctx, plan, step.slot)
         elif isinstance(step, Poll):
             _poll(ctx, plan, step.slot)
+        elif isinstance(step, Sweep):
+            _sweep(ctx, plan, step.slot)
         if ctx.clock() - last_heartbeat >= HEARTBEAT:
             last_heartbeat = ctx.clock()
             ctx.host.status(f"{_when(ctx)} {_standing(plan)}: {ctx.runs_url}")
@@ -271,6 +283,85 @@ def _poll(ctx: Context[RunSettings], plan: FanOut, slot: Slot) -> None:
     now = ctx.clock()
     plan.sent(now)
     _said(ctx, plan, slot, plan.polled(slot, run, now), first=False)
+
+
+def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
+    """Look at every run followed with one listing of the workflow's runs, newest first.
+
+    A row counts as a poll of its run when it is that run as a read would answer it: the same
+    id, workflow and entity (else the run is read on its own, where a foreign answer is
+    refused). A row that says the run ended, or paused, but lacks fields the run's own read had
+    (a listing may give less than a read: unknown) is confirmed by a read, so the result
+    always holds the run's full object. The run due and not found is read at once.
+    """
+    watched = [s for s in plan.followed() if s.listed and s.run is not None]
+    assert due.run is not None  # (followed: triggered, with a run)
+    size = min(50, 4 * len(watched) + 10)  # other pipelines' runs of this workflow come between
+    params: dict[str, Any] = {
+        "workflowIds": forecast.workflow_ids(ctx, due.run),  # the tag, and its id if known
+        "sort": "dateCreated,desc",
+        "page": 0,
+        "size": size,
+    }
+    deadline = min(plan.deadline, ctx.clock() + SWEEP_BUDGET)
+    try:
+        page = ctx.client.list_runs(params, deadline=deadline, policy=SWEEP_ONCE)
+    except CortexError as error:
+        plan.sent(ctx.clock())
+        plan.stop_listing()
+        ctx.host.detail(
+            "Listing the workflow's runs failed "
+            f"({log_text(error.message.splitlines()[0], 300)}): each run is read on its own "
+            "from now on."
+        )
+        _poll(ctx, plan, due)
+        return
+    now = ctx.clock()
+    plan.sent(now)
+    rows: dict[str, list[dict[str, object]]] = {}
+    for raw in page.runs:
+        rows.setdefault(str(raw.get("id")), []).append(raw)
+    found = 0
+    for slot in watched:
+        assert slot.run is not None
+        run = _row_run(ctx, slot, rows.get(slot.run.id, []))
+        lagging = slot.triggered_at is not None and now - slot.triggered_at < LAG_WINDOW
+        if run is None:
+            if not lagging:  # (a run just triggered may not be listed yet)
+                plan.unlisted(slot)
+            if slot is due:
+                _poll(ctx, plan, slot)
+            continue
+        found += 1
+        if not set(slot.run.raw) <= set(run.raw):  # the row tells less than a read
+            if run.status != slot.run.status and run.outcome in ENDS:
+                _poll(ctx, plan, slot)  # its end: read it, for the result's full object
+                continue
+            # Going on: the status is news, the rest stays as the last read gave it.
+            run = dataclasses.replace(run, raw={**slot.run.raw, **run.raw})
+        _said(ctx, plan, slot, plan.polled(slot, run, now), first=False)
+    plan.misses = 0 if found else plan.misses + 1
+    late = all(s.triggered_at is not None and now - s.triggered_at >= LAG_WINDOW for s in watched)
+    if not found and (late or plan.misses >= 2):
+        # (Twice in a row: a listing that lags that much is no help either.)
+        plan.stop_listing()
+        ctx.host.detail(
+            "None of the runs followed is in the listing of the workflow's runs: each run is "
+            "read on its own from now on."
+        )
+
+
+def _row_run(ctx: Context[RunSettings], slot: Slot, rows: list[dict[str, object]]) -> Run | None:
+    """The run of ``slot`` as one listing shows it, or None when the listing can't say: not
+    there, there twice, not a run object, or not about this run's workflow and entity."""
+    if len(rows) != 1:
+        return None
+    try:
+        run = parse_run(rows[0], what="a row of the run listing")
+        check_poll_answer(run, Asked(ctx.settings.workflow, "ENTITY", slot.entity))
+    except CortexError:
+        return None
+    return run
 
 
 def _said(ctx: Context[RunSettings], plan: FanOut, slot: Slot, seen: Seen, *, first: bool) -> None:

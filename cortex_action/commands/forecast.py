@@ -58,7 +58,7 @@ class Outlook:
         return f"{format_duration(-left)} past its usual end"
 
 
-def _workflow_ids(ctx: Context[RunSettings] | Context[ReadSettings], run: Run) -> list[str]:
+def workflow_ids(ctx: Context[RunSettings] | Context[ReadSettings], run: Run) -> list[str]:
     """The workflow as given, and its id where the run object tells it (``workflow.cid``): the
     list filter takes a tag on Cortex's own page [doc] and an id by its name."""
     ids = [ctx.settings.workflow]
@@ -102,7 +102,7 @@ def load(ctx: Context[RunSettings] | Context[ReadSettings], run: Run, deadline: 
             "usual schedule."
         )
         return Outlook(None, None)
-    ids = _workflow_ids(ctx, run)
+    ids = workflow_ids(ctx, run)
     params: dict[str, Any] = {
         "workflowIds": ids,  # httpx sends a list as the parameter repeated
         "sort": "dateCreated,desc",
