@@ -225,6 +225,7 @@ class FanOut:
     # on its own, as before).
     listing: bool = True
     misses: int = 0  # listings in a row that found none of the runs followed
+    denser: float = 0.2  # with listings, the usual schedule looks when the age grew this much
     stopped: str | None = None  # why no new run is triggered, once that is so
     samples: list[tuple[float, float]] = field(default_factory=list)
     prior: bool = False  # samples[0] came from the workflow's history, not from this fan-out
@@ -328,7 +329,7 @@ class FanOut:
         """A poll got no usable answer yet (lag, or a passing failure): look again on the usual
         schedule; the run keeps its slot."""
         slot.last_poll = now
-        slot.next_poll = now + self._usual(slot, cap=self.schedule.cap)
+        slot.next_poll = now + self._usual(slot, now, cap=self.schedule.cap)
 
     def busy(self, now: float, retry_after: float | None) -> bool:
         """Cortex answered a trigger busy: back off. True the first time (say it once)."""
@@ -462,9 +463,15 @@ class FanOut:
                 slot.quick = min(self.schedule.cap, step * 2)
                 slot.next_poll = now + step
             return
-        slot.next_poll = now + self._usual(slot, cap=self.schedule.cap)
+        slot.next_poll = now + self._usual(slot, now, cap=self.schedule.cap)
 
-    def _usual(self, slot: Slot, *, cap: float) -> float:
+    def _usual(self, slot: Slot, now: float, *, cap: float) -> float:
+        if self.listing and slot.listed:
+            # Listings look at all the runs for one request, so looks can come denser: each
+            # when the status's age has grown by a fifth (a run is seen at most a fifth of its
+            # age late), and on the age, not the number of looks, as other runs' listings see
+            # this one too.
+            return min(cap, max(self.schedule.first, self.denser * (now - slot.status_since)))
         step = min(cap, slot.interval or self.schedule.first)
         slot.interval = min(cap, step * self.schedule.factor)
         return step
