@@ -449,8 +449,10 @@ class FanOut:
         since = slot.triggered_at
         if slot.state is State.ACTIVE and bounds is not None and since is not None:
             lo, hi = bounds
-            middle = since + (lo + hi) / 2
             late = since + hi + 0.05 + 0.01 * hi
+            # Known to the margin (Cortex's own times): a look before the end would only split
+            # a wave whose runs end a few hundredths of a second apart.
+            middle = late if hi - lo <= 0.05 + 0.01 * hi else since + (lo + hi) / 2
             # A look this close before a planned one (another run's listing saw this run too)
             # stands for it: runs triggered together are then looked at together.
             close = min(1.0, 0.05 * hi) + 1e-6
