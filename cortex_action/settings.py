@@ -367,12 +367,6 @@ class RunSettings(Settings):
                 "entities: `entity` is given too; give one of them: `entity` for one run, "
                 "`entities` for one run per entity (fan-out)"
             )
-        if self.entities and self.dry_run:
-            # A dry run must never trigger: until the fan-out has one, the two are refused.
-            raise ValueError(
-                "entities: `dry-run` is true, and a fan-out has no dry run yet; check one "
-                "entity with `entity` and `dry-run: true`"
-            )
         if self.entities and not self.wait:
             raise ValueError(
                 "entities: `wait` is false; a fan-out follows its runs to keep at most "

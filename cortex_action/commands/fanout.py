@@ -14,10 +14,11 @@ import json
 from typing import Any
 
 from cortex_action import dates
-from cortex_action.client import LAG_WINDOW, Busy, poll_is_transient
+from cortex_action.client import LAG_WINDOW, Busy, path_segment, poll_is_transient
 from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import elapsed
+from cortex_action.commands.preflight import preflight
 from cortex_action.commands.run import idempotency_key, request_body
 from cortex_action.endings import Ending, Failure
 from cortex_action.errors import ApiError, CortexError, DeadlineReached
@@ -45,7 +46,7 @@ from cortex_action.render import fanout_summary
 from cortex_action.render.terminal import format_duration
 from cortex_action.report import Report, redacted
 from cortex_action.retry import RetryPolicy
-from cortex_action.sanitize import log_text
+from cortex_action.sanitize import json_for_log, log_text
 from cortex_action.settings import OnPaused, RunSettings
 
 HEARTBEAT = 60.0  # seconds between two lines that say how the whole fan-out stands
@@ -90,7 +91,13 @@ def run(ctx: Context[RunSettings]) -> Ending:
     progress.begin("run", settings.workflow, ctx.wall())
     begun = ctx.now()
     deadline = progress.started + settings.timeout
+    if settings.preflight or settings.dry_run:
+        # Once for every entity: the workflow's own facts (missing, not runnable via the API, a
+        # draft, unknown context keys) would refuse each trigger alike; no run is started yet.
+        preflight(ctx, deadline)
     slots = [make_slot(ctx, i, e) for i, e in enumerate(settings.entities)]
+    if settings.dry_run:
+        return dry_run(ctx, slots, deadline)
     plan = FanOut(
         slots, settings.max_parallel, settings.fail_fast, settings.on_paused, deadline=deadline
     )
@@ -112,6 +119,49 @@ def run(ctx: Context[RunSettings]) -> Ending:
         ctx.host.warning(slots[0].key_source, title="No commit SHA")
     _loop(ctx, plan)
     return record.ending(None)
+
+
+def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> Ending:
+    """Everything the triggers need, checked, and each entity's trigger shown; none is sent."""
+    settings = ctx.settings
+    # Can this token read runs? A refusal is exit 3, as it would be after a real trigger.
+    ctx.client.list_runs(
+        {"workflowIds": [settings.workflow], "page": 0, "size": 1}, deadline=deadline
+    )
+    ctx.host.info("The token can read runs (one list request answered).")
+    path = f"/api/v1/workflows/{path_segment(settings.workflow)}/runs"
+    n = len(slots)
+    ctx.host.info(
+        f"Dry run: would trigger {n} run{'s' if n != 1 else ''} of Cortex workflow "
+        f"{log_text(settings.workflow, 200)}, at most {settings.max_parallel} at once: "
+        f"POST {settings.base_url}{path}"
+    )
+    with ctx.host.group("Idempotency keys and request bodies (not sent)"):
+        for slot in slots:
+            ctx.host.detail(
+                f"{log_text(slot.entity, 200)}: Idempotency-Key: {slot.key} ({slot.key_source})"
+                "\n" + json.dumps(slot.body, ensure_ascii=False)
+            )
+    if any(s.key.startswith("cortex-action-random-") for s in slots):
+        ctx.host.warning(slots[0].key_source, title="No commit SHA")
+    keys = [(s.entity, s.key) for s in slots]
+    result = fanout_summary.dry_run_result(settings.workflow, keys)
+    summary = fanout_summary.dry_run_summary(settings.workflow, keys, dict(slots[0].body))
+    return Ending(
+        0,
+        outputs={
+            "status": "DRY_RUN",
+            "count": str(n),
+            "runs": json.dumps(fanout_summary.dry_run_runs(keys), ensure_ascii=False),
+        },
+        summary=summary,
+        files=fanout_summary.dry_run_files(result, summary, n, ctx.host.env_syntax),
+        printout=_Printout(json_for_log(json.dumps(result, indent=2, ensure_ascii=False)) + "\n"),
+        closing=(
+            f"Dry run: {n} trigger{'s' if n != 1 else ''} would be sent; nothing was started. "
+            "Set `dry-run: false` to trigger them."
+        ),
+    )
 
 
 def _loop(ctx: Context[RunSettings], plan: FanOut) -> None:

@@ -89,12 +89,18 @@ def judge(definition: Definition, settings: RunSettings) -> Verdict:
             + ", ".join(repr(log_text(k, 100)) for k in keys[:20])
             + ": Cortex may refuse them or ignore them."
         )
-    if definition.scope == "GLOBAL" and settings.entity:
+    if definition.scope == "GLOBAL" and settings.entities:
+        warnings.append(
+            "Its filter looks GLOBAL, but `entities` is given (one ENTITY-scoped run each): "
+            "Cortex may refuse every trigger. Use `entity` empty (one GLOBAL run) if the "
+            "workflow is global."
+        )
+    elif definition.scope == "GLOBAL" and settings.entity:
         warnings.append(
             "Its filter looks GLOBAL, but `entity` is given (ENTITY scope): Cortex may refuse "
             "the trigger. Leave `entity` empty if the workflow is global."
         )
-    elif definition.scope == "ENTITY" and not settings.entity:
+    elif definition.scope == "ENTITY" and not settings.entity and not settings.entities:
         warnings.append(
             "Its filter looks entity-scoped, but no `entity` is given (GLOBAL scope): Cortex may "
             "refuse the trigger, or the run may wait for someone to pick an entity."

@@ -328,3 +328,50 @@ def fanout_files(report: FanOutReport, syntax: EnvSyntax) -> dict[str, str]:
         SUMMARY_FILE: fanout_summary(report),
         JUNIT_FILE: junit_xml(report),
     }
+
+
+def dry_run_summary(workflow: str, keys: list[tuple[str, str]], body: dict[str, Any]) -> str:
+    """A fan-out's dry run: the key each entity's trigger would send, and one body (the others
+    differ only in ``scope.entityId``); nothing was sent."""
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    lines = [
+        f"### 🧪 Cortex workflow {markdown_code(workflow)}: dry run of {len(keys)} runs",
+        "",
+        "The workflow and the token were checked; the triggers below were **not** sent.",
+        "",
+        "| Entity | Idempotency key |",
+        "|---|---|",
+        *(f"| {markdown_code(e, NAME_IN_OUTPUT)} | {markdown_code(k)} |" for e, k in keys),
+        "",
+        "The first entity's request body (the others differ only in `scope.entityId`):",
+        "",
+        f"{fence}json",
+        text,
+        fence,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dry_run_result(workflow: str, keys: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--json`` and ``cortex-action.json`` of a fan-out's dry run."""
+    return {
+        "command": "run",
+        "dryRun": True,
+        "workflow": workflow,
+        "status": "DRY_RUN",
+        "exitCode": 0,
+        "runs": dry_run_runs(keys),
+    }
+
+
+def dry_run_runs(keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"entity": e, "idempotencyKey": k, "status": "DRY_RUN", "run": None} for e, k in keys]
+
+
+def dry_run_files(
+    result: dict[str, Any], summary_md: str, count: int, syntax: EnvSyntax
+) -> dict[str, str]:
+    variables = {"CORTEX_RUN_STATUS": "DRY_RUN", "CORTEX_RUN_COUNT": str(count)}
+    env = dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
+    return {ENV_FILE: env, JSON_FILE: json.dumps(result, indent=2) + "\n", SUMMARY_FILE: summary_md}

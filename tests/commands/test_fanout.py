@@ -255,14 +255,38 @@ def test_a_refused_token_stops_every_trigger(tenant: Tenant) -> None:
 
 
 def test_an_unknown_workflow_is_tried_once_not_per_entity(tenant: Tenant) -> None:
-    """The README's command pasted as written names a workflow this tenant lacks."""
+    """The README's command pasted as written names a workflow this tenant lacks (without the
+    preflight, which would refuse it before any trigger: the next test)."""
     env = tenant.env()
     argv = "run --workflow security-scan --entities service-frontend,service-backend"
-    done = invoke(env, [*argv.split(), "--max-parallel", "3", "--fail-fast"], time=tenant.time)
+    flags = ["--max-parallel", "3", "--fail-fast", "--preflight", "false"]
+    done = invoke(env, [*argv.split(), *flags], time=tenant.time)
     assert done.exit_code == 3, done.log
     assert len(tenant.triggers()) == 1
     assert [r["status"] for r in runs_of(done)] == ["REFUSED", "SKIPPED"]
     assert "Workflow not found" in done.log
+
+
+def test_the_preflight_refuses_an_unknown_workflow_before_any_trigger(tenant: Tenant) -> None:
+    """Once for the whole fan-out: exit 2, no trigger sent, one line that says what to check."""
+    env = tenant.env()
+    argv = "run --workflow security-scan --entities service-frontend,service-backend"
+    done = invoke(env, argv.split(), time=tenant.time)
+    assert done.exit_code == 2, done.log
+    assert tenant.triggers() == []
+    assert done.log.count("Cortex answered 404 to reading it") == 1
+    assert "no run was started" in done.log
+
+
+def test_the_preflight_warns_once_of_entities_on_a_global_workflow(tenant: Tenant) -> None:
+    """A workflow whose filter looks GLOBAL, run per entity: one warning, then the fan-out."""
+    env = tenant.env()
+    done = invoke(
+        env,
+        ["run", "--workflow", "scaffold-repo", "--entities", "service-frontend,service-backend"],
+        time=tenant.time,
+    )
+    assert done.log.count("Its filter looks GLOBAL, but `entities` is given") == 1, done.log
 
 
 class StopAfter:
@@ -340,7 +364,6 @@ def test_json_prints_the_whole_fan_out(tenant: Tenant) -> None:
     [
         ({"entity": "service-01", "entities": "service-02"}, "give one of them"),
         ({"entities": "service-01", "wait": "false"}, "`wait` must be true"),
-        ({"entities": "service-01", "dry_run": "true"}, "a fan-out has no dry run yet"),
         ({"entities": "service-01", "max_parallel": "6"}, "max-parallel: expected a whole"),
         ({"entities": "service-01", "max_parallel": "0"}, "max-parallel: expected a whole"),
         ({"entities": "service-01", "max_parallel": "five"}, "max-parallel: expected a whole"),
@@ -400,3 +423,35 @@ def test_the_workflows_history_times_the_first_polls(tmp_path: Path) -> None:
     assert len(history) == 1
     assert len(polls) + len(sweeps) <= 5 * 3
     assert len(polls) + len(sweeps) <= 4  # the five runs, triggered together, seen together
+
+
+def test_a_dry_run_shows_every_trigger_and_sends_none(tenant: Tenant) -> None:
+    """`dry-run` with `entities`: the preflight, one list request, each entity's key in the
+    outputs, the summary and the result file; no trigger. The real step then sends those keys."""
+    three = "service-01,service-02,service-03"
+    dry = tenant.step(entities=three, dry_run="true")
+    assert dry.exit_code == 0, dry.log
+    assert tenant.triggers() == []
+    assert dry.outputs["status"] == "DRY_RUN"
+    assert dry.outputs["count"] == "3"
+    planned = json.loads(dry.outputs["runs"])
+    assert [r["entity"] for r in planned] == three.split(",")
+    assert {r["status"] for r in planned} == {"DRY_RUN"}
+    for entry in planned:
+        assert f"`{entry['idempotencyKey']}`" in dry.summary
+    assert "Dry run: 3 triggers would be sent; nothing was started" in dry.log
+    done = tenant.step(entities=three)
+    assert done.exit_code == 0, done.log
+    sent = [
+        next(v for k, v in r.headers.items() if k.lower() == "idempotency-key")
+        for r in tenant.triggers()
+    ]
+    assert sorted(sent) == sorted(r["idempotencyKey"] for r in planned)
+
+
+def test_a_dry_run_with_a_token_that_cant_read_runs_is_exit_3(tenant: Tenant) -> None:
+    env = tenant.env(entities="service-01,service-02", dry_run="true")
+    env["INPUT_API-TOKEN"] = "not-a-token"
+    done = invoke(env, time=tenant.time)
+    assert done.exit_code == 3, done.log
+    assert tenant.triggers() == []
