@@ -109,7 +109,14 @@ def run(ctx: Context[RunSettings]) -> Ending:
         f"entit{'y' if n == 1 else 'ies'}, at most {settings.max_parallel} at once "
         f"(fail-fast {'on' if settings.fail_fast else 'off'}), at {settings.base_url}"
     )
-    with ctx.host.group("Idempotency keys and request bodies"):
+    _show_requests(ctx, slots, "Idempotency keys and request bodies")
+    _loop(ctx, plan)
+    return record.ending(None)
+
+
+def _show_requests(ctx: Context[RunSettings], slots: list[Slot], title: str) -> None:
+    """Each entity's key and body, folded; the warning of a random key, once."""
+    with ctx.host.group(title):
         for slot in slots:
             ctx.host.detail(
                 f"{log_text(slot.entity, 200)}: {slot.key} ({slot.key_source})\n"
@@ -117,8 +124,6 @@ def run(ctx: Context[RunSettings]) -> Ending:
             )
     if any(s.key.startswith("cortex-action-random-") for s in slots):
         ctx.host.warning(slots[0].key_source, title="No commit SHA")
-    _loop(ctx, plan)
-    return record.ending(None)
 
 
 def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> Ending:
@@ -136,14 +141,7 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
         f"{log_text(settings.workflow, 200)}, at most {settings.max_parallel} at once: "
         f"POST {settings.base_url}{path}"
     )
-    with ctx.host.group("Idempotency keys and request bodies (not sent)"):
-        for slot in slots:
-            ctx.host.detail(
-                f"{log_text(slot.entity, 200)}: Idempotency-Key: {slot.key} ({slot.key_source})"
-                "\n" + json.dumps(slot.body, ensure_ascii=False)
-            )
-    if any(s.key.startswith("cortex-action-random-") for s in slots):
-        ctx.host.warning(slots[0].key_source, title="No commit SHA")
+    _show_requests(ctx, slots, "Idempotency keys and request bodies (not sent)")
     keys = [(s.entity, s.key) for s in slots]
     result = fanout_summary.dry_run_result(settings.workflow, keys)
     summary = fanout_summary.dry_run_summary(settings.workflow, keys, dict(slots[0].body))
