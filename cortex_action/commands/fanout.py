@@ -381,12 +381,17 @@ def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
                 _poll(ctx, plan, slot)
             continue
         found += 1
-        if not set(slot.run.raw) <= set(run.raw):  # the row tells less than a read
-            if run.status != slot.run.status and run.outcome in ENDS:
-                _poll(ctx, plan, slot)  # its end: read it, for the result's full object
-                continue
-            # Going on: the status is news, the rest stays as the last read gave it.
-            run = dataclasses.replace(run, raw={**slot.run.raw, **run.raw})
+        if run.outcome in ENDS and run.status != slot.run.status and not _whole(slot.run, run):
+            _poll(ctx, plan, slot)  # its end: read it, for the result's full object
+            continue
+        if not _paths(slot.run.raw) <= _paths(run.raw):  # the row tells less than a read
+            # Going on: the status is news; a field the row tells less of stays as the last read
+            # gave it, so that the run's end is still compared with a whole read.
+            raw = dict(slot.run.raw)
+            for key, value in run.raw.items():
+                if _paths(raw.get(key)) <= _paths(value):
+                    raw[key] = value
+            run = dataclasses.replace(run, raw=raw)
         _said(ctx, plan, slot, plan.polled(slot, run, now), first=False)
     plan.misses = 0 if found else plan.misses + 1
     late = all(s.triggered_at is not None and now - s.triggered_at >= LAG_WINDOW for s in watched)
@@ -397,6 +402,30 @@ def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
             "None of the runs followed is in the listing of the workflow's runs: each run is "
             "read on its own from now on."
         )
+
+
+def _whole(read: Run, row: Run) -> bool:
+    """Whether a row that shows an end can stand for the run's read: it has every field the last
+    read had, nested ones too (a summary row may keep ``actions`` but drop each block's state),
+    and, for a failure, a block's message (the reason the summary gives; a row may leave it
+    out while the read has it)."""
+    if not _paths(read.raw) <= _paths(row.raw):
+        return False
+    return row.outcome is not Outcome.FAILURE or any(b.error for b in row.failed_blocks)
+
+
+def _paths(value: object, prefix: str = "") -> set[str]:
+    """The field names of a JSON value, as dotted paths (the items of a list share ``[]``)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}"
+            found.add(path)
+            found |= _paths(item, path)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _paths(item, prefix + "[]")
+    return found
 
 
 def _row_run(ctx: Context[RunSettings], slot: Slot, rows: list[dict[str, object]]) -> Run | None:

@@ -1,0 +1,139 @@
+"""The fan-out's listings against a hostile Cortex: rows that look whole but are summaries, a
+listing that never moves on, ids as numbers, statuses in lower case. Whatever the listing says,
+the result is what the runs' own reads say, within `timeout`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.support import FakeTime, github_env, invoke, json_response
+from tests.test_fanout_listings import ENTITIES, ManyRuns, runs_of
+
+
+def step(server: ManyRuns, tmp_path: Path, **inputs: str) -> Any:
+    inputs = {"entities": ENTITIES, **inputs}
+    env = github_env(tmp_path, server.server, **inputs)
+    time = FakeTime()
+    done = invoke(env, time=time)
+    done.took = time.clock()  # type: ignore[attr-defined]
+    return done
+
+
+def test_a_summary_row_with_every_key_of_a_read_is_still_confirmed(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Rows with the same top-level keys as a read, but blocks without their state: a FAILED
+    row is no result, the read (with the block's message) is."""
+
+    def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        for run in runs:
+            run["actions"] = [{"name": a["name"]} for a in run["actions"]]
+        return {"runs": runs}
+
+    cortex = ManyRuns(httpserver, summary)
+    cortex.failing = {"service-02"}
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 1, done.log
+    assert runs_of(done)[1]["run"]["actions"][0]["state"]["errorMessage"] == (
+        "scan of service-02 failed"
+    )
+    assert "scan of service-02 failed" in done.summary
+    # Every run's result is its read, blocks with their state, the completed ones too.
+    assert all("state" in r["run"]["actions"][0] for r in runs_of(done))
+
+
+def test_a_failed_row_without_any_block_message_is_confirmed_by_a_read(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """The row keeps every field but drops the error (a listing may leave it out): read."""
+
+    def quiet(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        for run in runs:
+            for action in run["actions"]:
+                action["state"].pop("errorMessage", None)
+        return {"runs": runs}
+
+    cortex = ManyRuns(httpserver, quiet)
+    cortex.failing = {"service-03"}
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 1, done.log
+    assert "scan of service-03 failed" in done.summary
+
+
+class NumericIds(ManyRuns):
+    """Run ids as JSON numbers, statuses in lower case."""
+
+    def _trigger(self, request: Request) -> Response:
+        entity = json.loads(request.get_data())["scope"]["entityId"]
+        run_id = str(100 + len(self.runs))
+        self.runs[run_id] = entity
+        run = self.run(run_id, look=False)
+        return json_response(run | {"id": int(run_id), "status": "not_initiated"}, 201)
+
+    def _get(self, request: Request) -> Response:
+        run = self.run(request.path.rsplit("/", 1)[1])
+        return json_response(run | {"id": int(run["id"]), "status": run["status"].lower()})
+
+
+def test_numeric_ids_and_lower_case_statuses_are_found_in_listings(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    cortex = NumericIds(
+        httpserver,
+        lambda runs: {
+            "content": [r | {"id": int(r["id"]), "status": r["status"].lower()} for r in runs]
+        },
+    )
+    cortex.failing = {"service-05"}
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 1, done.log
+    assert [r["status"] for r in runs_of(done)] == [*["COMPLETED"] * 4, "FAILED"]
+    assert "scan of service-05 failed" in done.summary
+    assert len(cortex.reads()) == 0  # the listing's rows were whole: no read needed
+
+
+def test_fail_fast_stops_triggering_on_a_failure_seen_in_a_listing(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    cortex = ManyRuns(httpserver)
+    cortex.failing = {"service-01"}
+    done = step(cortex, tmp_path, max_parallel="2", fail_fast="true")
+    assert done.exit_code == 1, done.log
+    statuses = [r["status"] for r in runs_of(done)]
+    assert statuses[0] == "FAILED"
+    assert statuses[2:] == ["SKIPPED"] * 3
+    assert len(cortex.runs) == 2  # nothing triggered after the failure was seen
+
+
+def test_other_pipelines_runs_and_a_foreign_twin_of_our_id(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Rows of other pipelines' runs of the workflow come first; one of them has our first run's
+    id as a number on another entity (a twin): it is ignored and our run read on its own."""
+
+    def crowded(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        others = [
+            {
+                "id": f"other-{i}",
+                "status": "FAILED",
+                "workflow": {"cid": "wf123", "tag": "deploy-service"},
+                "scope": {"type": "ENTITY", "entityId": f"elsewhere-{i}"},
+                "actions": [],
+            }
+            for i in range(30)
+        ]
+        twin = runs[-1] | {"scope": {"type": "ENTITY", "entityId": "elsewhere"}}
+        twin["status"] = "FAILED"
+        return {"runs": [twin, *others, *runs]}
+
+    cortex = ManyRuns(httpserver, crowded)
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 0, done.log
+    runs = runs_of(done)
+    assert [r["status"] for r in runs] == ["COMPLETED"] * 5
+    assert runs[0]["run"]["scope"]["entityId"] == "service-01"
