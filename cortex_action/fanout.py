@@ -95,6 +95,7 @@ class Slot:
     interval: float = 0.0  # the usual schedule's next interval (0: start again)
     quick: float = 0.0  # past its expected end: the next quick look's interval (0: start)
     listed: bool = True  # its run is looked for in one listing of the workflow's runs
+    read_at: float | None = None  # when its run was last read on its own (or triggered)
 
     @property
     def followed(self) -> bool:
@@ -226,6 +227,10 @@ class FanOut:
     listing: bool = True
     misses: int = 0  # listings in a row that found none of the runs followed
     denser: float = 0.2  # with listings, the usual schedule looks when the age grew this much
+    # A listing may be stale (a cache, a lagging replica) and show a run going long after it
+    # ended: a run is read on its own when its last read is this old, or half its age if more
+    # (so a run costs a few reads, and a stale listing delays its end by half its age at most).
+    reread: float = 60.0
     stopped: str | None = None  # why no new run is triggered, once that is so
     samples: list[tuple[float, float]] = field(default_factory=list)
     prior: bool = False  # samples[0] came from the workflow's history, not from this fan-out
@@ -266,15 +271,20 @@ class FanOut:
             return Trigger(pending[0])
         due = min(followed, key=lambda s: (s.next_poll, s.index)) if followed else None
         if due is not None and due.next_poll <= now:
-            return Sweep(due) if self._sweeps(followed, due) else Poll(due)
+            return Sweep(due) if self._sweeps(followed, due, now) else Poll(due)
         times = [s.next_poll for s in followed] + ([self.busy_until] if can_trigger else [])
         if pending and not can_trigger:  # a slot frees when a pause has lasted long enough
             times += [s.status_since + self.pause_grace for s in holding if s.state is State.PAUSED]
         return Sleep(min(*times, self.deadline))
 
-    def _sweeps(self, followed: list[Slot], due: Slot) -> bool:
-        """A listing instead of one read: worth it once two runs or more can be found in it."""
-        return self.listing and due.listed and sum(1 for s in followed if s.listed) >= 2
+    def _sweeps(self, followed: list[Slot], due: Slot, now: float) -> bool:
+        """A listing instead of one read: worth it once two runs or more can be found in it,
+        unless the run due has not been read on its own for long (``reread``)."""
+        if not (self.listing and due.listed and sum(1 for s in followed if s.listed) >= 2):
+            return False
+        if due.read_at is None or due.triggered_at is None:
+            return True
+        return now - due.read_at < max(self.reread, 0.5 * (now - due.triggered_at))
 
     def unlisted(self, slot: Slot) -> None:
         """Its run was not in a listing (too old for the page, or Cortex lists it otherwise):
@@ -313,7 +323,7 @@ class FanOut:
         self.refilled = now
 
     def triggered(self, slot: Slot, run: Run, replayed: bool, now: float) -> Seen:
-        slot.triggered_at = now
+        slot.triggered_at = slot.read_at = now
         slot.replayed = replayed
         self.busy_count = 0
         seen = self._observe(slot, run, now)
@@ -322,7 +332,10 @@ class FanOut:
             slot.next_poll = now
         return seen
 
-    def polled(self, slot: Slot, run: Run, now: float) -> Seen:
+    def polled(self, slot: Slot, run: Run, now: float, *, read: bool = True) -> Seen:
+        """The run as a read (or, ``read`` False, a listing's row) showed it."""
+        if read:
+            slot.read_at = now
         return self._observe(slot, run, now)
 
     def later(self, slot: Slot, now: float) -> None:

@@ -19,8 +19,9 @@ def step(server: ManyRuns, tmp_path: Path, **inputs: str) -> Any:
     inputs = {"entities": ENTITIES, **inputs}
     env = github_env(tmp_path, server.server, **inputs)
     time = FakeTime()
+    begun = time.clock()
     done = invoke(env, time=time)
-    done.took = time.clock()  # type: ignore[attr-defined]
+    done.took = time.clock() - begun  # type: ignore[attr-defined]
     return done
 
 
@@ -63,6 +64,24 @@ def test_a_failed_row_without_any_block_message_is_confirmed_by_a_read(
     done = step(cortex, tmp_path)
     assert done.exit_code == 1, done.log
     assert "scan of service-03 failed" in done.summary
+
+
+def test_a_listing_stuck_on_in_progress_does_not_hold_the_step_until_timeout(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A cached listing that shows every run IN_PROGRESS for ever, while the runs' own reads say
+    COMPLETED: the runs are read now and then, so the step ends soon after they do."""
+
+    def stale(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"runs": [run | {"status": "IN_PROGRESS"} for run in runs]}
+
+    cortex = ManyRuns(httpserver, stale)
+    done = step(cortex, tmp_path, timeout="3600")
+    assert done.exit_code == 0, done.log
+    assert [r["status"] for r in runs_of(done)] == ["COMPLETED"] * 5
+    # Each run read on its own a minute after its last read: not the hour of `timeout`.
+    assert done.took < 90
+    assert len(cortex.reads()) <= 10
 
 
 class NumericIds(ManyRuns):

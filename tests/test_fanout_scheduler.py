@@ -158,7 +158,7 @@ def test_a_run_missing_from_listings_is_read_on_its_own() -> None:
         fan.sent(now)
     assert steps == {"Poll"}  # one run left in listings: a listing is not worth it
     fan.stop_listing()
-    assert not fan._sweeps(fan.followed(), fan.slots[2])
+    assert not fan._sweeps(fan.followed(), fan.slots[2], now)
 
 
 def test_without_cortex_times_each_wave_narrows_the_doubt() -> None:
@@ -326,3 +326,31 @@ def test_a_long_pause_still_frees_its_slot_after_the_grace() -> None:
     second = fan.slots[1]
     assert second.triggered_at is not None
     assert fan.pause_grace <= second.triggered_at <= fan.pause_grace + 2
+
+
+def test_a_run_seen_only_in_listings_is_read_on_its_own_now_and_then() -> None:
+    """A listing may be stale: past a minute (or half its age) since its last read, the run
+    due is read, not listed; reads come further apart as the run grows older."""
+    fan = plan(2)
+    for i in range(2):
+        step = fan.next_step(0.0)
+        assert isinstance(step, Trigger)
+        fan.triggered(step.slot, run(f"r{i}", "IN_PROGRESS"), False, 0.0)
+        fan.sent(0.0)
+    now, reads = 0.0, []
+    while now < 600:
+        step = fan.next_step(now)
+        if isinstance(step, Sleep):
+            now = step.until
+            continue
+        assert isinstance(step, Poll | Sweep)
+        if isinstance(step, Poll):
+            reads.append((step.slot.index, now))
+            fan.polled(step.slot, run(f"r{step.slot.index}", "IN_PROGRESS"), now)
+        else:
+            for slot in fan.followed():
+                fan.polled(slot, run(f"r{slot.index}", "IN_PROGRESS"), now, read=False)
+        fan.sent(now)
+    first = [t for i, t in reads if i == 0]
+    assert 60 <= first[0] < 75
+    assert len(first) <= 4  # 60 s, then about 120, 240, 480: few reads for a long run

@@ -392,7 +392,7 @@ def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
                 if _paths(raw.get(key)) <= _paths(value):
                     raw[key] = value
             run = dataclasses.replace(run, raw=raw)
-        _said(ctx, plan, slot, plan.polled(slot, run, now), first=False)
+        _said(ctx, plan, slot, plan.polled(slot, run, now, read=False), first=False)
     plan.misses = 0 if found else plan.misses + 1
     late = all(s.triggered_at is not None and now - s.triggered_at >= LAG_WINDOW for s in watched)
     if not found and (late or plan.misses >= 2):
