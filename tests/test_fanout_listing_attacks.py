@@ -156,3 +156,23 @@ def test_other_pipelines_runs_and_a_foreign_twin_of_our_id(
     runs = runs_of(done)
     assert [r["status"] for r in runs] == ["COMPLETED"] * 5
     assert runs[0]["run"]["scope"]["entityId"] == "service-01"
+
+
+class NeverEnds(ManyRuns):
+    """Runs that stay IN_PROGRESS: only `timeout` ends the step."""
+
+    def run(self, run_id: str, *, look: bool = True) -> dict[str, Any]:
+        return super().run(run_id, look=False) | {"status": "IN_PROGRESS"}
+
+
+def test_timeout_during_listings_says_what_was_still_running(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    cortex = NeverEnds(httpserver)
+    done = step(cortex, tmp_path, timeout="120")
+    assert done.exit_code == 4, done.log
+    assert done.took <= 120 + 5
+    assert "`timeout` ran out: 5 running." in done.log  # not "5 done"
+    assert [r["status"] for r in runs_of(done)] == ["IN_PROGRESS"] * 5
+    # Listings look at the five runs; a read of each now and then; no storm.
+    assert len(cortex.listings()) + len(cortex.reads()) <= 60

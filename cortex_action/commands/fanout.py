@@ -181,8 +181,9 @@ def _loop(ctx: Context[RunSettings], plan: FanOut) -> None:
             last_heartbeat = ctx.clock()
             ctx.host.status(f"{_when(ctx)} {_standing(plan)}: {ctx.runs_url}")
     if plan.followed() or (plan.pending() and plan.stopped is None):
+        standing = _standing(plan)  # before expire: given up on, every run would read "done"
         plan.expire(ctx.clock())
-        ctx.host.info(f"{_when(ctx)} `timeout` ran out: {_standing(plan)}.")
+        ctx.host.info(f"{_when(ctx)} `timeout` ran out: {standing}.")
 
 
 def _when(ctx: Context[RunSettings]) -> str:
