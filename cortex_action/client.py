@@ -628,9 +628,30 @@ def answer_json(response: httpx.Response) -> Any:
     URL, the outputs, the result files), far from here and on the way out of errors too.
     """
     value = response.json()
+    if _too_deep(value):
+        # Every later step (the token's redaction, the outputs, the result files) walks the
+        # answer recursively: one nested past Python's stack would crash the step there.
+        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     if not _SURROGATE_ESCAPE.search(response.content):
         return value  # the usual answer: nothing to scrub
     return _scrub(value)
+
+
+# Cortex's run objects nest a handful of levels (run, actions, state); far below the stack.
+MAX_DEPTH = 64
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether JSON nests past ``MAX_DEPTH``: a loop, as recursion could overflow here too."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _scrub(value: Any) -> Any:

@@ -176,3 +176,25 @@ def test_timeout_during_listings_says_what_was_still_running(
     assert [r["status"] for r in runs_of(done)] == ["IN_PROGRESS"] * 5
     # Listings look at the five runs; a read of each now and then; no storm.
     assert len(cortex.listings()) + len(cortex.reads()) <= 60
+
+
+def test_a_row_nested_deeper_than_the_stack_is_no_crash(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A row with a field nested 900 levels deep (valid JSON): compared, not a traceback."""
+
+    def deep(runs: list[dict[str, Any]]) -> Response:
+        nested = "[" * 900 + "]" * 900
+        text = json.dumps({"runs": runs})
+        return Response(
+            text.replace('"actions": [', f'"extra": {nested}, "actions": ['),
+            200,
+            content_type="application/json",
+        )
+
+    cortex = ManyRuns(httpserver, deep)
+    cortex.failing = {"service-01"}
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 1, done.log
+    assert "Traceback" not in done.log
+    assert "scan of service-01 failed" in done.summary

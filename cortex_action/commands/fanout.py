@@ -415,17 +415,22 @@ def _whole(read: Run, row: Run) -> bool:
     return row.outcome is not Outcome.FAILURE or any(b.error for b in row.failed_blocks)
 
 
-def _paths(value: object, prefix: str = "") -> set[str]:
-    """The field names of a JSON value, as dotted paths (the items of a list share ``[]``)."""
+def _paths(value: object, depth: int = 12) -> set[str]:
+    """The field names of a JSON value as dotted paths (a list's items share ``[]``), ``depth``
+    levels deep: a loop, not recursion, as Cortex's JSON may nest deeper than Python's stack."""
     found: set[str] = set()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{prefix}.{key}"
-            found.add(path)
-            found |= _paths(item, path)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _paths(item, prefix + "[]")
+    stack: list[tuple[str, object, int]] = [("", value, 0)]
+    while stack:
+        prefix, item, level = stack.pop()
+        if level >= depth:
+            continue
+        if isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{prefix}.{key}"
+                found.add(path)
+                stack.append((path, child, level + 1))
+        elif isinstance(item, list):
+            stack.extend((prefix + "[]", child, level + 1) for child in item)
     return found
 
 

@@ -81,8 +81,13 @@ def test_token_with_surrounding_whitespace_is_trimmed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"[" * 100_000, b'{"id": 1' + b"0" * 5000 + b', "status": "COMPLETED"}'],
-    ids=["deeply-nested", "huge-number"],
+    [
+        b"[" * 100_000,
+        b'{"id": 1' + b"0" * 5000 + b', "status": "COMPLETED"}',
+        # Readable, but deeper than the stack left for the token's redaction and the outputs.
+        b'{"id": "r1", "status": "COMPLETED", "x": ' + b"[" * 900 + b"]" * 900 + b"}",
+    ],
+    ids=["deeply-nested", "huge-number", "readable-but-too-deep"],
 )
 def test_unreadable_json_answers_are_retried_then_exit_3(tmp_path: Path, body: bytes) -> None:
     """JSON that Python can't read (too deep, too long a number) is a garbled answer: retried."""
