@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from cortex_action.errors import Interrupted
 from tests.support import FakeTime, github_env, invoke, json_response
-from tests.test_fanout_listings import ENTITIES, ManyRuns, runs_of
+from tests.test_fanout_listings import ENTITIES, LIST_PATH, ManyRuns, runs_of
 
 
 def step(server: ManyRuns, tmp_path: Path, **inputs: str) -> Any:
@@ -198,3 +200,112 @@ def test_a_row_nested_deeper_than_the_stack_is_no_crash(
     assert done.exit_code == 1, done.log
     assert "Traceback" not in done.log
     assert "scan of service-01 failed" in done.summary
+
+
+def test_a_listing_fine_then_429_with_a_long_retry_after_is_not_waited_for(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """The listing answers, then asks to come back in 10 minutes: reads take over at once."""
+    answers = iter([None])
+
+    def then_busy(runs: list[dict[str, Any]]) -> Any:
+        if next(answers, "busy") is None:
+            return {"runs": runs}
+        return json_response({"message": "slow down"}, 429, {"Retry-After": "600"})
+
+    cortex = ManyRuns(httpserver, then_busy)
+    cortex.failing = {"service-04"}
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 1, done.log
+    assert [r["status"] for r in runs_of(done)] == [*["COMPLETED"] * 3, "FAILED", "COMPLETED"]
+    assert "scan of service-04 failed" in done.summary
+    assert len(cortex.listings()) == 2
+    assert done.took < 30  # not the 600 s asked for
+
+
+class Pausing(ManyRuns):
+    """service-02's run pauses for a person at its third look instead of ending."""
+
+    def run(self, run_id: str, *, look: bool = True) -> dict[str, Any]:
+        run = super().run(run_id, look=look)
+        if self.runs[run_id] == "service-02" and run["status"] == "COMPLETED":
+            run["status"] = "PAUSED"
+            run["actions"][0]["state"]["status"] = "PAUSED"
+        return run
+
+
+def test_a_pause_seen_in_a_listing_with_on_paused_fail(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    cortex = Pausing(httpserver)
+    done = step(cortex, tmp_path, on_paused="fail")
+    assert done.exit_code == 1, done.log
+    assert [r["status"] for r in runs_of(done)][1] == "PAUSED"
+    assert len(cortex.runs) == 5
+
+
+def test_a_pause_seen_in_a_listing_with_on_paused_succeed(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    cortex = Pausing(httpserver)
+    done = step(cortex, tmp_path, on_paused="succeed")
+    assert done.exit_code == 0, done.log
+    assert [r["status"] for r in runs_of(done)][1] == "PAUSED"
+
+
+def test_a_pause_with_on_paused_wait_frees_its_slot_after_30_s(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """One at a time but two runs followed once the pause has lasted: listings serve both, and
+    the step waits out `timeout` on the paused run only (exit 4), each entity triggered once."""
+    cortex = Pausing(httpserver)
+    done = step(cortex, tmp_path, max_parallel="1", timeout="300")
+    assert done.exit_code == 4, done.log
+    statuses = [r["status"] for r in runs_of(done)]
+    assert statuses == ["COMPLETED", "PAUSED", *["COMPLETED"] * 3]
+    assert len(cortex.runs) == 5
+    assert done.took <= 305
+    assert len(cortex.listings()) + len(cortex.reads()) <= 80
+
+
+def test_five_hundred_entities(httpserver: HTTPServer, tmp_path: Path) -> None:
+    entities = ",".join(f"svc-{i:03d}" for i in range(500))
+    cortex = ManyRuns(httpserver)
+    cortex.failing = {"svc-250"}
+    done = step(cortex, tmp_path, entities=entities, timeout="3600")
+    assert done.exit_code == 1, done.log
+    runs = runs_of(done)
+    assert len(runs) == 500
+    assert runs[250]["status"] == "FAILED"
+    assert len(cortex.runs) == 500  # each once
+    looks = len(cortex.listings()) + len(cortex.reads())
+    assert looks <= 400, looks  # 3 listings a wave of 5; a poll a run would be 1500
+
+
+class StopOnListing(httpx.BaseTransport):
+    """The network, with SIGTERM arriving while the second listing is on its way."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.listings = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == LIST_PATH and "includeContext" not in request.url.params:
+            self.listings += 1
+            if self.listings == 2:
+                raise Interrupted(15)
+        return self.inner.handle_request(request)
+
+
+def test_sigterm_during_a_listing(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """Exit 143 with every entity's run known, each its last whole object, nothing triggered
+    twice."""
+    cortex = ManyRuns(httpserver)
+    env = github_env(tmp_path, httpserver, entities=ENTITIES)
+    done = invoke(env, time=FakeTime(), transport=StopOnListing())
+    assert done.exit_code == 143, done.log
+    runs = runs_of(done)
+    assert [r["entity"] for r in runs] == ENTITIES.split(",")
+    assert all(r["run"]["scope"]["entityId"] == r["entity"] for r in runs)
+    assert "Interrupted by SIGTERM" in done.summary
+    assert len(cortex.runs) == 5
