@@ -5,15 +5,17 @@ the result is what the runs' own reads say, within `timeout`."""
 from __future__ import annotations
 
 import json
+import time as real_time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from cortex_action.errors import Interrupted
-from tests.support import FakeTime, github_env, invoke, json_response
+from tests.support import FakeTime, RealTime, github_env, invoke, json_response
 from tests.test_fanout_listings import ENTITIES, LIST_PATH, ManyRuns, runs_of
 
 
@@ -309,3 +311,31 @@ def test_sigterm_during_a_listing(httpserver: HTTPServer, tmp_path: Path) -> Non
     assert all(r["run"]["scope"]["entityId"] == r["entity"] for r in runs)
     assert "Interrupted by SIGTERM" in done.summary
     assert len(cortex.runs) == 5
+
+
+@pytest.mark.realtime
+def test_a_listing_that_stalls_at_the_end_never_overruns_timeout(tmp_path: Path) -> None:
+    """Runs that don't end, and a listing that never answers: the step stops at `timeout`, not
+    5 s past it, and the last listing's failure sends no read past the deadline."""
+    server = HTTPServer(threaded=True)  # a stalled listing must not hold the reads up
+    server.start()
+    try:
+
+        def stall(runs: list[dict[str, Any]]) -> dict[str, Any]:
+            real_time.sleep(30)
+            return {"runs": runs}
+
+        cortex = NeverEnds(server, stall)
+        env = github_env(tmp_path, server, entities=ENTITIES, timeout="6")
+        begun = real_time.monotonic()
+        done = invoke(env, time=RealTime())
+        took = real_time.monotonic() - begun
+    finally:
+        server.clear()
+        server.stop()
+    assert done.exit_code == 4, done.log
+    assert took < 6 + 5
+    assert "`timeout` ran out: 5 running." in done.log
+    assert [r["status"] for r in runs_of(done)] == ["NOT_INITIATED"] * 5
+    assert "Listing the workflow's runs failed" in done.log
+    assert cortex.reads() == []  # none sent past the deadline

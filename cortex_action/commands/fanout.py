@@ -197,6 +197,7 @@ def _standing(plan: FanOut) -> str:
             State.PENDING: "waiting to be triggered",
             State.ACTIVE: "running",
             State.PAUSED: "paused",
+            State.GAVE_UP: "given up on",
         }.get(slot.state, "done")
         counts[word] = counts.get(word, 0) + 1
     return ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -363,7 +364,8 @@ def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
             f"({log_text(error.message.splitlines()[0], 300)}): each run is read on its own "
             "from now on."
         )
-        _poll(ctx, plan, due)
+        if ctx.clock() < plan.deadline:  # (past it, a read would only overrun `timeout`)
+            _poll(ctx, plan, due)
         return
     now = ctx.clock()
     plan.sent(now)
