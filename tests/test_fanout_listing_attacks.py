@@ -339,3 +339,26 @@ def test_a_listing_that_stalls_at_the_end_never_overruns_timeout(tmp_path: Path)
     assert [r["status"] for r in runs_of(done)] == ["NOT_INITIATED"] * 5
     assert "Listing the workflow's runs failed" in done.log
     assert cortex.reads() == []  # none sent past the deadline
+
+
+class TerseTrigger(ManyRuns):
+    """The trigger answers only id, status and scope: less than a read, and less than rows."""
+
+    def _trigger(self, request: Request) -> Response:
+        answer = json.loads(super()._trigger(request).get_data())
+        return json_response({k: answer[k] for k in ("id", "status", "scope")}, 201)
+
+
+def test_a_run_never_read_is_not_ended_by_a_row_without_its_blocks(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Rows with more than the trigger's answer but no `actions` (a summary): a run that ends
+    there is read, so `runs` holds its blocks, documented parts of a run object."""
+
+    def no_blocks(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"runs": [{k: v for k, v in r.items() if k != "actions"} for r in runs]}
+
+    cortex = TerseTrigger(httpserver, no_blocks)
+    done = step(cortex, tmp_path)
+    assert done.exit_code == 0, done.log
+    assert all(r["run"]["actions"][0]["name"] == "Scan" for r in runs_of(done))

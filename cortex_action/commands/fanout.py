@@ -407,12 +407,17 @@ def _sweep(ctx: Context[RunSettings], plan: FanOut, due: Slot) -> None:
         )
 
 
+# The parts of a run object Cortex documents: a row without them is a summary, whatever the
+# trigger's answer (the only "read" of a run not read since) left out.
+DOCUMENTED = frozenset({"workflow", "actions"})
+
+
 def _whole(read: Run, row: Run) -> bool:
-    """Whether a row that shows an end can stand for the run's read: it has every field the last
-    read had, nested ones too (a summary row may keep ``actions`` but drop each block's state),
-    and, for a failure, a block's message (the reason the summary gives; a row may leave it
-    out while the read has it)."""
-    if not _paths(read.raw) <= _paths(row.raw):
+    """Whether a row that shows an end can stand for the run's read: it has the documented parts
+    and every field the last read had, nested ones too (a summary row may keep ``actions`` but
+    drop each block's state), and, for a failure, a block's message (the reason the summary
+    gives; a row may leave it out while the read has it)."""
+    if not DOCUMENTED.issubset(row.raw) or not _paths(read.raw) <= _paths(row.raw):
         return False
     return row.outcome is not Outcome.FAILURE or any(b.error for b in row.failed_blocks)
 
