@@ -63,10 +63,12 @@ def test_one_at_a_time_never_lists(tenant: Tenant) -> None:
 
 
 def test_dry_run_with_entities_triggers_nothing(tenant: Tenant) -> None:
+    """The preflight's look-ups only: no trigger, and no listing of runs to follow."""
     done = tenant.step(entities="service-06,service-07", workflow="scan-service", dry_run="true")
-    assert done.exit_code == 2, done.log
-    assert "a fan-out has no dry run yet" in done.log
-    assert tenant.emu.requests == []
+    assert done.exit_code == 0, done.log
+    assert "Dry run: would trigger 2 runs" in done.log
+    assert tenant.triggers() == []
+    assert requests(tenant) == {"trigger": 0, "listing": 1, "read": 0}  # the preflight's one
 
 
 def test_spring_envelope(tmp_path: Path) -> None:
