@@ -215,7 +215,8 @@ def _publish(ending: Ending, host: Host, token: str, *, as_json: bool) -> None:
     if ending.summary is not None:
         host.write_summary(ending.summary)
     if ending.files is not None:
-        _write_files(host, ending.files)
+        link = host.link_files(*ending.link) if ending.link is not None else {}
+        _write_files(host, {**ending.files, **link})
     for warning in ending.warnings:
         host.warning(warning.message, title=warning.title)
     if ending.closing:

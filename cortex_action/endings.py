@@ -56,6 +56,7 @@ class Ending:
     summary: str | None = None
     printout: Printout | None = None  # stdout of get and list
     files: Mapping[str, str] | None = None  # callback, fan-out: result files, by name
+    link: tuple[str, str | None] | None = None  # with files: the job page's link (label, url)
     closing: str | None = None  # the last log line of a good ending
     failure: Failure | None = None
     warnings: tuple[Failure, ...] = ()  # said after publishing (list: an output shortened)

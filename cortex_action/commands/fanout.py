@@ -616,6 +616,11 @@ class Record:
             outputs=fanout_summary.fanout_outputs(report),
             summary=fanout_summary.fanout_summary(report),
             files=fanout_summary.fanout_files(report, self.ctx.host.env_syntax),
+            link=(
+                f"Cortex runs ({len(report.entities)} entities, {report.status}): "
+                f"{report.workflow}",
+                report.runs_url,
+            ),
             closing=closing,
             failure=failure,
         )

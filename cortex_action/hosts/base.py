@@ -259,6 +259,11 @@ class Host:
         """The result files this host's tools read, by name (see ``render_files``)."""
         return render_files.result_files(report, self.env_syntax)
 
+    def link_files(self, label: str, url: str | None) -> dict[str, str]:
+        """The files that put a link on the job page, where the host has them (GitLab's
+        annotations report); for endings that bring their own result files (a fan-out)."""
+        return {}
+
     def write_files(self, files: Mapping[str, str]) -> list[Path]:
         """Write result files into ``result_dir()``, atomically; returns what was written."""
         folder = self.result_dir()

@@ -57,6 +57,9 @@ class GitLabHost(Host):
         files[render_files.ANNOTATIONS_FILE] = render_files.gitlab_annotations(report)
         return files
 
+    def link_files(self, label: str, url: str | None) -> dict[str, str]:
+        return {render_files.ANNOTATIONS_FILE: render_files.annotations_report(label, url)}
+
     def default_result_dir(self) -> Path | None:
         # artifacts: paths are relative to CI_PROJECT_DIR, so that is where the files must be.
         return Path(self.workspace) if self.workspace else None

@@ -279,12 +279,16 @@ def gitlab_annotations(report: Report) -> str:
     GitLab shows each section's links under the job's log; no link (no run yet) is an empty
     section, which GitLab accepts and shows as nothing.
     """
+    what = f"Cortex run {report.run_id}" if report.run_id else "Cortex runs"
+    status = f" ({report.status})" if report.status else ""
+    return annotations_report(f"{what}{status}: {report.workflow}", report.run_url)
+
+
+def annotations_report(label: str, url: str | None) -> str:
+    """One link in GitLab's annotations report, under the section ``cortex`` (none: empty)."""
     links = []
-    if report.run_url:
-        what = f"Cortex run {report.run_id}" if report.run_id else "Cortex runs"
-        status = f" ({report.status})" if report.status else ""
-        label = log_text(f"{what}{status}: {report.workflow}", 200)
-        links.append({"external_link": {"label": label, "url": report.run_url}})
+    if url:
+        links.append({"external_link": {"label": log_text(label, 200), "url": url}})
     return json.dumps({"cortex": links}, indent=2) + "\n"
 
 

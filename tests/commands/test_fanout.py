@@ -349,6 +349,10 @@ def test_gitlab_files_hold_every_run(tenant: Tenant, tmp_path: Path) -> None:
         "block 2: Scan",
     ]
     assert (tmp_path / "cortex-action.md").read_text().count("| `service-0") == 3
+    # The job page links to the runs, as for one run (the component declares the report).
+    links = json.loads((tmp_path / "cortex-action-annotations.json").read_text())["cortex"]
+    assert [link["external_link"]["url"] for link in links] == [result["runUrl"]]
+    assert links[0]["external_link"]["label"] == "Cortex runs (3 entities, FAILED): scan-service"
 
 
 def test_json_prints_the_whole_fan_out(tenant: Tenant) -> None:
