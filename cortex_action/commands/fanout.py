@@ -129,18 +129,19 @@ def _show_requests(ctx: Context[RunSettings], slots: list[Slot], title: str) -> 
 def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> Ending:
     """Everything the triggers need, checked, and each entity's trigger shown; none is sent."""
     settings = ctx.settings
+    path = f"/api/v1/workflows/{path_segment(settings.workflow)}/runs"
+    n = len(slots)
+    # Said before the check of the token: if that fails, the log still says no trigger was sent.
+    ctx.host.info(
+        f"Dry run: would trigger {n} run{'s' if n != 1 else ''} of Cortex workflow "
+        f"{log_text(settings.workflow, 200)}, at most {settings.max_parallel} at once: "
+        f"POST {settings.base_url}{path} (none is sent)"
+    )
     # Can this token read runs? A refusal is exit 3, as it would be after a real trigger.
     ctx.client.list_runs(
         {"workflowIds": [settings.workflow], "page": 0, "size": 1}, deadline=deadline
     )
     ctx.host.info("The token can read runs (one list request answered).")
-    path = f"/api/v1/workflows/{path_segment(settings.workflow)}/runs"
-    n = len(slots)
-    ctx.host.info(
-        f"Dry run: would trigger {n} run{'s' if n != 1 else ''} of Cortex workflow "
-        f"{log_text(settings.workflow, 200)}, at most {settings.max_parallel} at once: "
-        f"POST {settings.base_url}{path}"
-    )
     _show_requests(ctx, slots, "Idempotency keys and request bodies (not sent)")
     keys = [(s.entity, s.key) for s in slots]
     result = fanout_summary.dry_run_result(settings.workflow, keys)

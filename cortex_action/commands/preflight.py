@@ -178,8 +178,10 @@ def preflight(ctx: Context[RunSettings], deadline: float) -> Definition | None:
     verdict = judge(definition, settings)
     if verdict.refusals:
         raise PreflightRefused(workflow, list(verdict.refusals))
+    # A dry run triggers nothing: "Triggering anyway" would read as if it had.
+    anyway = "A real run would trigger anyway." if settings.dry_run else "Triggering anyway."
     for warning in verdict.warnings:
-        ctx.host.warning(f"Workflow {name}: {warning} Triggering anyway.", title="Preflight")
+        ctx.host.warning(f"Workflow {name}: {warning} {anyway}", title="Preflight")
     variables = f" Its variables: {_slugs(definition.variables)}." if definition.variables else ""
     ctx.host.info(
         f"Preflight: nothing in workflow {name}'s definition refuses this trigger.{variables}"

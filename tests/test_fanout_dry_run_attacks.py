@@ -1,0 +1,94 @@
+"""A fan-out's dry run, attacked: a Cortex that refuses or stalls the checks, hostile entity
+names, hundreds of long ones, keys that a real run would not send. Never a trigger, an exit
+code as documented, and a log, outputs and summary that say what a real run would do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import TOKEN, FakeTime, Outcome, github_env, invoke
+
+DEFINITION = "/api/v1/workflows/deploy-service"
+RUNNABLE = {"isRunnableViaApi": True, "isDraft": False}
+NO_RUNS = {"workflowRuns": [], "totalPages": 0, "totalElements": 0}
+Answer = Callable[[httpx.Request], httpx.Response]
+
+
+def stall(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("no answer", request=request)
+
+
+def answer(status: int, body: object) -> Answer:
+    return lambda request: httpx.Response(status, json=body)
+
+
+class Cortex:
+    """A scripted Cortex: the definition and the run listing as given; a trigger is counted."""
+
+    def __init__(self, definition: Answer, listing: Answer) -> None:
+        self.definition, self.listing = definition, listing
+        self.seen: list[httpx.Request] = []
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.path == DEFINITION:
+            return self.definition(request)
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "r1", "status": "NOT_INITIATED"})
+        return self.listing(request)
+
+    def triggers(self) -> int:
+        return [r.method for r in self.seen].count("POST")
+
+
+def dry_run(cortex: Cortex, tmp_path: Path, time: FakeTime | None = None, **inputs: str) -> Outcome:
+    inputs.setdefault("entities", "service-01,service-02")
+    env = github_env(tmp_path, "https://api.example.com", dry_run="true", **inputs)
+    return invoke(env, time=time, transport=cortex.transport)
+
+
+@pytest.mark.parametrize(
+    ("listing", "code"),
+    [
+        (answer(401, {"message": "bad token"}), 3),
+        (answer(403, {"message": "forbidden"}), 3),
+        (answer(500, {"message": "boom"}), 3),
+        (answer(200, {"foo": 1}), 3),
+        (stall, 3),
+    ],
+    ids=["401", "403", "500", "garbled", "stall"],
+)
+def test_a_failed_check_of_the_token_says_it_was_a_dry_run(
+    tmp_path: Path, listing: Answer, code: int
+) -> None:
+    """The log said "dry run" only after the token's check: a 401 there read as a failed
+    deploy of N entities, with nothing to say that no trigger had been sent."""
+    cortex = Cortex(answer(200, RUNNABLE), listing)
+    time = FakeTime()
+    started = time.now
+    done = dry_run(cortex, tmp_path, time=time, timeout="1m")
+    assert done.exit_code == code, done.log
+    assert cortex.triggers() == 0
+    said = done.log.index("Dry run: would trigger 2 runs")
+    assert "(none is sent)" in done.log
+    assert said < done.log.index("::error")
+    assert time.now - started <= 60 + 1
+    assert "Traceback" not in done.log
+    assert TOKEN not in done.log.replace(f"::add-mask::{TOKEN}", "")
+
+
+def test_a_preflight_warning_in_a_dry_run_does_not_say_it_triggers(tmp_path: Path) -> None:
+    """A GLOBAL-looking filter warns once; "Triggering anyway" was wrong in a dry run."""
+    cortex = Cortex(answer(200, {**RUNNABLE, "scope": "GLOBAL"}), answer(200, NO_RUNS))
+    done = dry_run(cortex, tmp_path)
+    assert done.exit_code == 0, done.log
+    assert cortex.triggers() == 0
+    assert done.log.count("Its filter looks GLOBAL") == 1
+    assert "Triggering anyway" not in done.log
+    assert "A real run would trigger anyway." in done.log
