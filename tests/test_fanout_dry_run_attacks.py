@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cortex_action.render.outputs import OUTPUT_LIMIT
 from tests.support import TOKEN, FakeTime, Outcome, github_env, invoke
 
 DEFINITION = "/api/v1/workflows/deploy-service"
@@ -92,3 +93,20 @@ def test_a_preflight_warning_in_a_dry_run_does_not_say_it_triggers(tmp_path: Pat
     assert done.log.count("Its filter looks GLOBAL") == 1
     assert "Triggering anyway" not in done.log
     assert "A real run would trigger anyway." in done.log
+
+
+def test_500_long_names_keep_runs_under_githubs_limit(tmp_path: Path) -> None:
+    """500 names of 1,024 emoji made `runs` 2.1 MB, past what GitHub takes from one step: the
+    names are cut (and said to be), every entity keeps its row and its key, in order."""
+    names = [f"{i:03d}" + "\U0001f600" * 1020 for i in range(500)]
+    cortex = Cortex(answer(200, RUNNABLE), answer(200, NO_RUNS))
+    done = dry_run(cortex, tmp_path, entities=",".join(names))
+    assert done.exit_code == 0, done.log
+    assert cortex.triggers() == 0
+    assert len(done.outputs["runs"].encode()) <= OUTPUT_LIMIT
+    runs = json.loads(done.outputs["runs"])
+    assert [r["entity"][:3] for r in runs] == [f"{i:03d}" for i in range(500)]
+    assert all(r["entityTruncated"] is True and r["status"] == "DRY_RUN" for r in runs)
+    assert len({r["idempotencyKey"] for r in runs}) == 500
+    assert len(done.summary.encode()) < 1024 * 1024
+    assert done.outputs["count"] == "500"

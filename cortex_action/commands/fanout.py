@@ -151,7 +151,7 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
         outputs={
             "status": "DRY_RUN",
             "count": str(n),
-            "runs": json.dumps(fanout_summary.dry_run_runs(keys), ensure_ascii=False),
+            "runs": fanout_summary.dry_run_runs_output(keys),
         },
         summary=summary,
         files=fanout_summary.dry_run_files(result, summary, n, ctx.host.env_syntax),

@@ -369,6 +369,21 @@ def dry_run_runs(keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{"entity": e, "idempotencyKey": k, "status": "DRY_RUN", "run": None} for e, k in keys]
 
 
+def dry_run_runs_output(keys: list[tuple[str, str]]) -> str:
+    """The ``runs`` output of a dry run: 500 long non-ASCII names pass GitHub's limit on outputs,
+    so then, as ``runs_output`` does, names are cut short and said to be; every key is kept."""
+    rows = dry_run_runs(keys)
+    text = json.dumps(rows, ensure_ascii=False)
+    if len(text.encode()) <= outputs.OUTPUT_LIMIT:
+        return text
+    for row in rows:
+        name = row["entity"]
+        if len(name) > NAME_IN_OUTPUT:
+            row["entity"] = name[:NAME_IN_OUTPUT] + "…"
+            row["entityTruncated"] = True
+    return json.dumps(rows, ensure_ascii=False)
+
+
 def dry_run_files(
     result: dict[str, Any], summary_md: str, count: int, syntax: EnvSyntax
 ) -> dict[str, str]:
