@@ -110,3 +110,29 @@ def test_500_long_names_keep_runs_under_githubs_limit(tmp_path: Path) -> None:
     assert len({r["idempotencyKey"] for r in runs}) == 500
     assert len(done.summary.encode()) < 1024 * 1024
     assert done.outputs["count"] == "500"
+
+
+def test_random_keys_are_said_not_to_be_the_real_runs(tmp_path: Path) -> None:
+    """No commit SHA: each key is random, so the real run will send others. The summary showed
+    them as the keys to expect; the summary and the warning now say they won't match."""
+    cortex = Cortex(answer(200, RUNNABLE), answer(200, NO_RUNS))
+    env = github_env(tmp_path, "https://api.example.com", entities="a,b", dry_run="true")
+    del env["GITHUB_SHA"]
+    env["GITHUB_WORKSPACE"] = str(tmp_path)  # no repository there: no `git rev-parse HEAD`
+    done = invoke(env, transport=cortex.transport)
+    assert done.exit_code == 0, done.log
+    assert cortex.triggers() == 0
+    runs = json.loads(done.outputs["runs"])
+    assert all(r["idempotencyKey"].startswith("cortex-action-random-") for r in runs)
+    warning = next(line for line in done.log.splitlines() if "title=No commit SHA" in line)
+    assert "they will not match the keys it sends" in warning
+    assert done.log.count("title=No commit SHA") == 1
+    assert "they will not match the keys it sends" in done.summary
+
+
+def test_derived_keys_carry_no_such_note(tmp_path: Path) -> None:
+    cortex = Cortex(answer(200, RUNNABLE), answer(200, NO_RUNS))
+    done = dry_run(cortex, tmp_path)
+    assert done.exit_code == 0, done.log
+    assert "No commit SHA" not in done.log
+    assert "will not match" not in done.summary

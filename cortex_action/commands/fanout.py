@@ -57,6 +57,10 @@ ENDS = (Outcome.SUCCESS, Outcome.FAILURE, Outcome.PAUSED)
 SWEEP_ONCE = RetryPolicy(
     max_attempts=1, base_delay=3600.0, request_timeout=SWEEP_BUDGET, min_request_timeout=1.0
 )
+RANDOM_IN_DRY_RUN = (
+    "These keys are random (no commit SHA): the real run makes new ones, so they will not "
+    "match the keys it sends. Set `idempotency-key` for keys a dry run can show."
+)
 FAILURE_TITLES = {
     Verdict.REFUSED: "Cortex refused or could not be reached",
     Verdict.FAILED: "Cortex workflow run failed",
@@ -122,8 +126,15 @@ def _show_requests(ctx: Context[RunSettings], slots: list[Slot], title: str) -> 
                 f"{log_text(slot.entity, 200)}: {slot.key} ({slot.key_source})\n"
                 + json.dumps(slot.body, ensure_ascii=False)
             )
-    if any(s.key.startswith("cortex-action-random-") for s in slots):
-        ctx.host.warning(slots[0].key_source, title="No commit SHA")
+    if _random(slots):
+        # A dry run's random keys are not the ones a real run will send: said, as that is
+        # what a reviewer would compare.
+        not_sent = f" {RANDOM_IN_DRY_RUN}" if ctx.settings.dry_run else ""
+        ctx.host.warning(slots[0].key_source + not_sent, title="No commit SHA")
+
+
+def _random(slots: list[Slot]) -> bool:
+    return any(s.key.startswith("cortex-action-random-") for s in slots)
 
 
 def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> Ending:
@@ -145,7 +156,12 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
     _show_requests(ctx, slots, "Idempotency keys and request bodies (not sent)")
     keys = [(s.entity, s.key) for s in slots]
     result = fanout_summary.dry_run_result(settings.workflow, keys)
-    summary = fanout_summary.dry_run_summary(settings.workflow, keys, dict(slots[0].body))
+    summary = fanout_summary.dry_run_summary(
+        settings.workflow,
+        keys,
+        dict(slots[0].body),
+        note=RANDOM_IN_DRY_RUN if _random(slots) else None,
+    )
     return Ending(
         0,
         outputs={

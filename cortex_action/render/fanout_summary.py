@@ -330,7 +330,9 @@ def fanout_files(report: FanOutReport, syntax: EnvSyntax) -> dict[str, str]:
     }
 
 
-def dry_run_summary(workflow: str, keys: list[tuple[str, str]], body: dict[str, Any]) -> str:
+def dry_run_summary(
+    workflow: str, keys: list[tuple[str, str]], body: dict[str, Any], note: str | None = None
+) -> str:
     """A fan-out's dry run: the key each entity's trigger would send, and one body (the others
     differ only in ``scope.entityId``); nothing was sent."""
     text = json.dumps(body, indent=2, ensure_ascii=False)
@@ -340,6 +342,7 @@ def dry_run_summary(workflow: str, keys: list[tuple[str, str]], body: dict[str, 
         "",
         "The workflow and the token were checked; the triggers below were **not** sent.",
         "",
+        *([f"> ⚠️ {markdown_text(note)}", ""] if note else []),
         "| Entity | Idempotency key |",
         "|---|---|",
         *(f"| {markdown_code(e, NAME_IN_OUTPUT)} | {markdown_code(k)} |" for e, k in keys),
