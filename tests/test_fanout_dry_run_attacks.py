@@ -136,3 +136,18 @@ def test_derived_keys_carry_no_such_note(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.log
     assert "No commit SHA" not in done.log
     assert "will not match" not in done.summary
+
+
+def test_one_entity_gives_its_key_as_a_real_fan_out_of_one_does(tmp_path: Path) -> None:
+    """A real fan-out of one entity outputs `idempotency-key`; its dry run gave none (and its
+    summary read "dry run of 1 runs")."""
+    cortex = Cortex(answer(200, RUNNABLE), answer(200, NO_RUNS))
+    done = dry_run(cortex, tmp_path, entities="service-01", output_dir=str(tmp_path / "out"))
+    assert done.exit_code == 0, done.log
+    key = json.loads(done.outputs["runs"])[0]["idempotencyKey"]
+    assert done.outputs["idempotency-key"] == key
+    assert "dry run of 1 run\n" in done.summary
+    env_file = (tmp_path / "out" / "cortex-action.env").read_text()
+    assert f"CORTEX_RUN_IDEMPOTENCY_KEY={key}\n" in env_file
+    two = dry_run(Cortex(answer(200, RUNNABLE), answer(200, NO_RUNS)), tmp_path)
+    assert two.outputs["idempotency-key"] == ""

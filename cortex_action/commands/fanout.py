@@ -168,6 +168,8 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
             "status": "DRY_RUN",
             "count": str(n),
             "runs": fanout_summary.dry_run_runs_output(keys),
+            # As a real fan-out of one entity, and a dry run of `entity`: the key it would send.
+            "idempotency-key": slots[0].key if n == 1 else "",
         },
         summary=summary,
         files=fanout_summary.dry_run_files(result, summary, n, ctx.host.env_syntax),

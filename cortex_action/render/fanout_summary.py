@@ -338,7 +338,8 @@ def dry_run_summary(
     text = json.dumps(body, indent=2, ensure_ascii=False)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
     lines = [
-        f"### 🧪 Cortex workflow {markdown_code(workflow)}: dry run of {len(keys)} runs",
+        f"### 🧪 Cortex workflow {markdown_code(workflow)}: dry run of {len(keys)} "
+        f"run{'s' if len(keys) != 1 else ''}",
         "",
         "The workflow and the token were checked; the triggers below were **not** sent.",
         "",
@@ -391,5 +392,8 @@ def dry_run_files(
     result: dict[str, Any], summary_md: str, count: int, syntax: EnvSyntax
 ) -> dict[str, str]:
     variables = {"CORTEX_RUN_STATUS": "DRY_RUN", "CORTEX_RUN_COUNT": str(count)}
+    runs = result["runs"]
+    if len(runs) == 1:  # as a real fan-out of one entity: its key, for a later job to compare
+        variables["CORTEX_RUN_IDEMPOTENCY_KEY"] = runs[0]["idempotencyKey"]
     env = dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
     return {ENV_FILE: env, JSON_FILE: json.dumps(result, indent=2) + "\n", SUMMARY_FILE: summary_md}
