@@ -123,7 +123,10 @@ def _run_cli(env: dict[str, str], argv: list[str] | None = None) -> tuple[int, s
 
     def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
-        return httpx.Response(201, json={"id": "r1", "status": "COMPLETED"})
+        # A run of its own for each trigger: with `entities`, one run for two would be refused
+        # as a foreign answer (exit 3), which is this stand-in's fault, not the input's.
+        run_id = f"r{sum(r.method == 'POST' for r in requests)}"
+        return httpx.Response(201, json={"id": run_id, "status": "COMPLETED"})
 
     result = invoke(env, argv or [], transport=httpx.MockTransport(with_definition(handler)))
     triggers = [r for r in requests if r.method == "POST"]
@@ -140,6 +143,7 @@ def _log_without_masks(log: str) -> str:
 @example(values={"initial-context": '{"a": 1e400}'})
 @example(values={"notification-recipients": "a@b.c,,\n"})
 @example(values={"dry-run": "true"})
+@example(values={"entities": "0\n1"})
 def test_cli_with_any_input_exits_0_or_2_and_sends_nothing_on_2(values: dict[str, str]) -> None:
     """Through the one boundary: exit 0 (valid) or 2 (invalid, no request), never a traceback."""
     with tempfile.TemporaryDirectory() as tmp:
