@@ -236,23 +236,15 @@ class Pausing(ManyRuns):
         return run
 
 
-def test_a_pause_seen_in_a_listing_with_on_paused_fail(
-    httpserver: HTTPServer, tmp_path: Path
+@pytest.mark.parametrize(("on_paused", "code"), [("fail", 1), ("succeed", 0)])
+def test_a_pause_seen_in_a_listing_is_decided_by_on_paused(
+    httpserver: HTTPServer, tmp_path: Path, on_paused: str, code: int
 ) -> None:
     cortex = Pausing(httpserver)
-    done = step(cortex, tmp_path, on_paused="fail")
-    assert done.exit_code == 1, done.log
+    done = step(cortex, tmp_path, on_paused=on_paused)
+    assert done.exit_code == code, done.log
     assert [r["status"] for r in runs_of(done)][1] == "PAUSED"
     assert len(cortex.runs) == 5
-
-
-def test_a_pause_seen_in_a_listing_with_on_paused_succeed(
-    httpserver: HTTPServer, tmp_path: Path
-) -> None:
-    cortex = Pausing(httpserver)
-    done = step(cortex, tmp_path, on_paused="succeed")
-    assert done.exit_code == 0, done.log
-    assert [r["status"] for r in runs_of(done)][1] == "PAUSED"
 
 
 def test_a_pause_with_on_paused_wait_frees_its_slot_after_30_s(

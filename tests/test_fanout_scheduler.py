@@ -46,6 +46,17 @@ def plan(n: int, **kwargs: object) -> FanOut:
     return FanOut(slots, **settings)  # type: ignore[arg-type]
 
 
+def started(n: int) -> FanOut:
+    """A fan-out of ``n`` whose runs were all triggered at 0 s and are IN_PROGRESS."""
+    fan = plan(n)
+    for i in range(n):
+        step = fan.next_step(0.0)
+        assert isinstance(step, Trigger)
+        fan.triggered(step.slot, run(f"r{i}", "IN_PROGRESS"), False, 0.0)
+        fan.sent(0.0)
+    return fan
+
+
 Script = Callable[[Slot, float], str]
 
 
@@ -135,12 +146,7 @@ def test_listings_look_at_runs_triggered_together_with_one_request() -> None:
 
 def test_a_run_missing_from_listings_is_read_on_its_own() -> None:
     """Once a listing did not find it, the run is read alone; listings serve the others."""
-    fan = plan(3)
-    for i in range(3):
-        step = fan.next_step(0.0)
-        assert isinstance(step, Trigger)
-        fan.triggered(step.slot, run(f"r{i}", "IN_PROGRESS"), False, 0.0)
-        fan.sent(0.0)
+    fan = started(3)
     step = fan.next_step(5.0)
     assert isinstance(step, Sweep)
     fan.unlisted(fan.slots[0])
@@ -331,12 +337,7 @@ def test_a_long_pause_still_frees_its_slot_after_the_grace() -> None:
 def test_a_run_seen_only_in_listings_is_read_on_its_own_now_and_then() -> None:
     """A listing may be stale: past a minute (or half its age) since its last read, the run
     due is read, not listed; reads come further apart as the run grows older."""
-    fan = plan(2)
-    for i in range(2):
-        step = fan.next_step(0.0)
-        assert isinstance(step, Trigger)
-        fan.triggered(step.slot, run(f"r{i}", "IN_PROGRESS"), False, 0.0)
-        fan.sent(0.0)
+    fan = started(2)
     now, reads = 0.0, []
     while now < 600:
         step = fan.next_step(now)
