@@ -174,6 +174,8 @@ def dry_run(ctx: Context[RunSettings], body: dict[str, Any], key: Key, deadline:
             result_json=dry.stdout(as_json=True),
             summary_md=summary,
             syntax=ctx.host.env_syntax,
+            workflow=settings.workflow,
+            entity=settings.entity,
         ),
         printout=dry,
         closing=(

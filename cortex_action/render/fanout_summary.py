@@ -18,6 +18,7 @@ from cortex_action.render.result_files import (
     SUMMARY_FILE,
     EnvSyntax,
     dotenv,
+    dry_run_junit,
     java_properties,
     junit_document,
     junit_suite,
@@ -396,4 +397,10 @@ def dry_run_files(
     if len(runs) == 1:  # as a real fan-out of one entity: its key, for a later job to compare
         variables["CORTEX_RUN_IDEMPOTENCY_KEY"] = runs[0]["idempotencyKey"]
     env = dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
-    return {ENV_FILE: env, JSON_FILE: json.dumps(result, indent=2) + "\n", SUMMARY_FILE: summary_md}
+    triggers = [(r["entity"], r["idempotencyKey"]) for r in runs]
+    return {
+        ENV_FILE: env,
+        JSON_FILE: json.dumps(result, indent=2) + "\n",
+        SUMMARY_FILE: summary_md,
+        JUNIT_FILE: dry_run_junit(result["workflow"], triggers),
+    }

@@ -15,7 +15,7 @@ import enum
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -270,6 +270,27 @@ def junit_xml(report: Report) -> str:
     return junit_document(root)
 
 
+def dry_run_junit(workflow: str, triggers: Sequence[tuple[str | None, str]]) -> str:
+    """A dry run's JUnit report: each trigger it would send (entity or none, key) as a skipped
+    test case. Written fresh so that a reused workspace (Jenkins) never shows an earlier run's
+    report as this build's, nor fails the ``junit`` step for a report older than the build."""
+    root = ET.Element("testsuites", name="cortex-action")
+    suite = ET.SubElement(
+        root, "testsuite", name=xml_text(f"Cortex workflow {workflow} (dry run)", 500)
+    )
+    classname = xml_text(f"cortex.{workflow}", 300)
+    for entity, key in triggers:
+        name = f"trigger for {entity}" if entity else "trigger"
+        case = ET.SubElement(suite, "testcase", name=xml_text(name, 500), classname=classname)
+        ET.SubElement(
+            case, "skipped", message=xml_text(f"dry run: not sent (idempotency key {key})", 600)
+        )
+    counts = {"passed": 0, "failure": 0, "error": 0, "skipped": len(triggers)}
+    _set_counts(suite, counts, None)
+    _set_counts(root, counts, None)
+    return junit_document(root)
+
+
 # -- GitLab's annotations report (artifacts:reports:annotations) --------------------------------
 
 
@@ -305,11 +326,23 @@ def result_files(report: Report, syntax: EnvSyntax) -> dict[str, str]:
     }
 
 
-def dry_run_files(
-    *, status: str, key: str, result_json: str, summary_md: str, syntax: EnvSyntax
+def dry_run_files(  # noqa: PLR0913 - keyword-only: the parts of a dry run's files
+    *,
+    status: str,
+    key: str,
+    result_json: str,
+    summary_md: str,
+    syntax: EnvSyntax,
+    workflow: str,
+    entity: str | None,
 ) -> dict[str, str]:
     """A dry run's result files, under a run's names: on GitLab and Jenkins they are its only
     outputs (a later job reads CORTEX_RUN_STATUS ``DRY_RUN`` and the key the run would send)."""
     variables = {"CORTEX_RUN_STATUS": status, "CORTEX_RUN_IDEMPOTENCY_KEY": key}
     env = dotenv(variables) if syntax is EnvSyntax.DOTENV else java_properties(variables)
-    return {ENV_FILE: env, JSON_FILE: result_json, SUMMARY_FILE: summary_md}
+    return {
+        ENV_FILE: env,
+        JSON_FILE: result_json,
+        SUMMARY_FILE: summary_md,
+        JUNIT_FILE: dry_run_junit(workflow, [(entity, key)]),
+    }

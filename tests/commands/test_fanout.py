@@ -459,3 +459,37 @@ def test_a_dry_run_with_a_token_that_cant_read_runs_is_exit_3(tenant: Tenant) ->
     done = invoke(env, time=tenant.time)
     assert done.exit_code == 3, done.log
     assert tenant.triggers() == []
+
+
+@pytest.mark.parametrize(
+    "inputs", [{"entities": "service-01,service-02"}, {"entity": "service-01"}]
+)
+def test_a_dry_run_on_jenkins_rewrites_the_junit_report(
+    tenant: Tenant, tmp_path: Path, inputs: dict[str, str]
+) -> None:
+    """Jenkins keeps its workspace: a dry run writes a fresh JUnit report (each trigger a skipped
+    test), so `junit` never publishes an earlier build's run as this build's, nor fails on a
+    report older than the build."""
+    stale = tmp_path / "cortex-action-junit.xml"
+    stale.write_text('<testsuites><testsuite name="an earlier real run"/></testsuites>')
+    env = {
+        "JENKINS_URL": "https://jenkins.test/",
+        "WORKSPACE": str(tmp_path),
+        "GIT_COMMIT": SHA,
+        "CORTEX_API_TOKEN": tenant.emu.token,
+        "CORTEX_BASE_URL": tenant.emu.url,
+        "CORTEX_WORKFLOW": "scan-service",
+        "CORTEX_DRY_RUN": "true",
+        **{f"CORTEX_{k.upper()}": v for k, v in inputs.items()},
+    }
+    done = invoke(env, time=tenant.time)
+    assert done.exit_code == 0, done.log
+    assert tenant.triggers() == []
+    root = ET.parse(stale).getroot()  # noqa: S314 - our own file
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["Cortex workflow scan-service (dry run)"]
+    cases = suites[0].findall("testcase")
+    entities = next(iter(inputs.values())).split(",")
+    assert [c.get("name") for c in cases] == [f"trigger for {e}" for e in entities]
+    assert all(c.find("skipped") is not None for c in cases)
+    assert root.get("skipped") == str(len(entities))
