@@ -19,7 +19,7 @@ from cortex_action.commands import forecast
 from cortex_action.commands.context import Context
 from cortex_action.commands.follow import elapsed
 from cortex_action.commands.preflight import preflight
-from cortex_action.commands.run import idempotency_key, request_body
+from cortex_action.commands.run import DRY_RUN, check_reads, idempotency_key, request_body
 from cortex_action.endings import Ending, Failure
 from cortex_action.errors import ApiError, CortexError, DeadlineReached
 from cortex_action.fanout import (
@@ -148,11 +148,7 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
         f"{log_text(settings.workflow, 200)}, at most {settings.max_parallel} at once: "
         f"POST {settings.base_url}{path} (none is sent)"
     )
-    # Can this token read runs? A refusal is exit 3, as it would be after a real trigger.
-    ctx.client.list_runs(
-        {"workflowIds": [settings.workflow], "page": 0, "size": 1}, deadline=deadline
-    )
-    ctx.host.info("The token can read runs (one list request answered).")
+    check_reads(ctx, deadline)
     _show_requests(ctx, slots, "Idempotency keys and request bodies (not sent)")
     keys = [(s.entity, s.key) for s in slots]
     result = fanout_summary.dry_run_result(settings.workflow, keys)
@@ -165,7 +161,7 @@ def dry_run(ctx: Context[RunSettings], slots: list[Slot], deadline: float) -> En
     return Ending(
         0,
         outputs={
-            "status": "DRY_RUN",
+            "status": DRY_RUN,
             "count": str(n),
             "runs": fanout_summary.dry_run_runs_output(keys),
             # As a real fan-out of one entity, and a dry run of `entity`: the key it would send.

@@ -147,14 +147,19 @@ class DryRun:
         return json_for_log(json.dumps(self.result(), indent=2, ensure_ascii=False)) + "\n"
 
 
+def check_reads(ctx: Context[RunSettings], deadline: float) -> None:
+    """A dry run's check that the token can read runs: one list request of one run. A refusal
+    is exit 3, as it would be after a real trigger."""
+    ctx.client.list_runs(
+        {"workflowIds": [ctx.settings.workflow], "page": 0, "size": 1}, deadline=deadline
+    )
+    ctx.host.info("The token can read runs (one list request answered).")
+
+
 def dry_run(ctx: Context[RunSettings], body: dict[str, Any], key: Key, deadline: float) -> Ending:
     """Everything a trigger needs, checked, and the trigger shown; never sent."""
     settings = ctx.settings
-    # Can this token read runs? A refusal is exit 3, as it would be after a real trigger.
-    ctx.client.list_runs(
-        {"workflowIds": [settings.workflow], "page": 0, "size": 1}, deadline=deadline
-    )
-    ctx.host.info("The token can read runs (one list request answered).")
+    check_reads(ctx, deadline)
     path = f"/api/v1/workflows/{path_segment(settings.workflow)}/runs"
     ctx.host.info(
         f"The trigger it would send: POST {settings.base_url}{path}\n"

@@ -23,7 +23,7 @@ from cortex_action.render.result_files import (
     junit_document,
     junit_suite,
 )
-from cortex_action.render.summary import ICONS
+from cortex_action.render.summary import ICONS, fence
 from cortex_action.render.terminal import format_duration
 from cortex_action.sanitize import BIDI_CONTROLS, json_for_log, markdown_code, markdown_text
 
@@ -337,7 +337,7 @@ def dry_run_summary(
     """A fan-out's dry run: the key each entity's trigger would send, and one body (the others
     differ only in ``scope.entityId``); nothing was sent."""
     text = json.dumps(body, indent=2, ensure_ascii=False)
-    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    ticks = fence(text)
     lines = [
         f"### 🧪 Cortex workflow {markdown_code(workflow)}: dry run of {len(keys)} "
         f"run{'s' if len(keys) != 1 else ''}",
@@ -351,9 +351,9 @@ def dry_run_summary(
         "",
         "The first entity's request body (the others differ only in `scope.entityId`):",
         "",
-        f"{fence}json",
+        f"{ticks}json",
         text,
-        fence,
+        ticks,
     ]
     return "\n".join(lines) + "\n"
 

@@ -195,7 +195,7 @@ def gantt(run: Run) -> str | None:
     return "\n".join(lines)
 
 
-def _fence(text: str) -> str:
+def fence(text: str) -> str:
     """A code fence longer than any run of backticks in ``text``, so it can't be closed early."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
@@ -204,7 +204,7 @@ def _fence(text: str) -> str:
 def dry_run_summary(*, workflow: str, body: Mapping[str, Any], key: str, key_source: str) -> str:
     """What a dry run checked and the trigger it would send (its body), which it did not."""
     text = json.dumps(body, indent=2, ensure_ascii=False)
-    fence = _fence(text)
+    ticks = fence(text)
     scope = body.get("scope") if isinstance(body.get("scope"), Mapping) else {}
     assert isinstance(scope, Mapping)
     entity = scope.get("entityId")
@@ -222,9 +222,9 @@ def dry_run_summary(*, workflow: str, body: Mapping[str, Any], key: str, key_sou
         f"| Idempotency key | {markdown_code(key)} ({markdown_text(key_source, 300)}) |",
         "| Status | DRY\\_RUN |",
         "",
-        f"{fence}json",
+        f"{ticks}json",
         text,
-        fence,
+        ticks,
     ]
     return "\n".join(lines) + "\n"
 
