@@ -43,6 +43,9 @@ from tests.readers import parse_github_outputs
 
 TOKEN = "test-token-5ecret"
 SHA = "0123456789abcdef0123456789abcdef01234567"
+# The outputs of `run`, `wait` and `get` for one run, in the order they are written (written out
+# here, not read from the code, so that a test fails when they change).
+RUN_OUTPUTS = ("run-id", "status", "run-url", "idempotency-key", "replayed", "result")
 NOW = dt.datetime(2026, 11, 30, 9, 0, 0, tzinfo=dt.UTC)
 
 ROOT = Path(__file__).parents[1]

@@ -23,6 +23,30 @@ def runs_of(outputs: dict[str, str]) -> list[dict[str, Any]]:
     return runs
 
 
+def fanout_report(
+    entities: tuple[EntityReport, ...],
+    exit_code: int,
+    status: str,
+    headline: str,
+    *,
+    fail_fast: bool = False,
+) -> FanOutReport:
+    """A fan-out's result as the renderers get it; what a test varies is given, the rest fixed."""
+    return FanOutReport(
+        workflow="w",
+        exit_code=exit_code,
+        status=status,
+        headline=headline,
+        runs_url="https://app.example/runs",
+        job_url=None,
+        started_at="2026-11-30T09:00:00Z",
+        duration=5.0,
+        max_parallel=5,
+        fail_fast=fail_fast,
+        entities=entities,
+    )
+
+
 def test_the_same_run_for_two_entities_is_not_trusted(
     cortex: ScriptedCortex, tmp_path: Path
 ) -> None:
@@ -124,19 +148,7 @@ def test_hostile_entity_names_cannot_break_the_table_or_the_chart() -> None:
         False,
         span,
     )
-    report = FanOutReport(
-        workflow="w",
-        exit_code=0,
-        status="COMPLETED",
-        headline="All done",
-        runs_url="https://app.example/runs",
-        job_url=None,
-        started_at="2026-11-30T09:00:00Z",
-        duration=5.0,
-        max_parallel=5,
-        fail_fast=False,
-        entities=(good,),
-    )
+    report = fanout_report((good,), 0, "COMPLETED", "All done")
     chart = gantt(report) or ""
     bar = [line for line in chart.splitlines() if ":done," in line]
     assert len(bar) == 1
@@ -162,19 +174,7 @@ def test_a_summary_of_500_entities_stays_under_githubs_limit() -> None:
         entry(f"service-{i:03d}" + "y" * 900, Verdict.FAILED, Run("r", "FAILED", raw))
         for i in range(500)
     )
-    report = FanOutReport(
-        workflow="w",
-        exit_code=1,
-        status="FAILED",
-        headline="h",
-        runs_url="https://app.example/runs",
-        job_url=None,
-        started_at="2026-11-30T09:00:00Z",
-        duration=5.0,
-        max_parallel=5,
-        fail_fast=False,
-        entities=entities,
-    )
+    report = fanout_report(entities, 1, "FAILED", "h")
     assert len(fanout_summary(report).encode()) < 1024 * 1024
 
 
@@ -244,19 +244,7 @@ def test_the_runs_output_of_500_long_names_stays_under_githubs_limit() -> None:
         )
         for name in names
     )
-    report = FanOutReport(
-        workflow="w",
-        exit_code=1,
-        status="FAILED",
-        headline="h",
-        runs_url="https://app.example/runs",
-        job_url=None,
-        started_at="2026-11-30T09:00:00Z",
-        duration=5.0,
-        max_parallel=5,
-        fail_fast=True,
-        entities=entities,
-    )
+    report = fanout_report(entities, 1, "FAILED", "h", fail_fast=True)
     text = runs_output(report)
     assert len(text.encode()) <= OUTPUT_LIMIT
     runs = json.loads(text)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cortex_action.hosts.github import SUMMARY_LIMIT
-from tests.support import ScriptedCortex, github_env, invoke, json_response, run_object
+from tests.support import RUN_OUTPUTS, ScriptedCortex, github_env, invoke, json_response, run_object
 
 EVIL = "x\n::set-output name=run-id::pwned\n::add-mask::x\n##[error]fake\nrun-id<<EOF\npwned\nEOF\n"
 
@@ -38,14 +38,7 @@ def test_cortex_text_cannot_add_or_overwrite_outputs(
     cortex.on_trigger(json_response(run_object(status="IN_PROGRESS"), 201))
     cortex.statuses("FAILED", actions=[{"name": EVIL, "state": {"errorMessage": EVIL}}])
     result = invoke(github_env(tmp_path, cortex.base_url))
-    assert set(result.outputs) == {
-        "run-id",
-        "status",
-        "run-url",
-        "idempotency-key",
-        "replayed",
-        "result",
-    }
+    assert set(result.outputs) == set(RUN_OUTPUTS)
     assert result.outputs["run-id"] == "run-1"
     assert json.loads(result.outputs["result"])["actions"][0]["name"] == EVIL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from tests.support import base_env, github_env, invoke, requests_to, tagged_run
+from tests.support import RUN_OUTPUTS, base_env, github_env, invoke, requests_to, tagged_run
 
 RUN_ID = "3f0c9a52-1111-4c1e-9d5e-000000000001"
 RUN_PATH = f"/api/v1/workflows/deploy-service/runs/{RUN_ID}"
@@ -123,11 +123,4 @@ def test_get_defuses_workflow_commands_from_cortex(api: HTTPServer, tmp_path: Pa
     assert result.exit_code == 0
     assert "##[error]" not in result.stdout
     assert not any(line.lstrip().startswith("::set-output") for line in result.stdout.splitlines())
-    assert set(result.outputs) == {
-        "run-id",
-        "status",
-        "run-url",
-        "idempotency-key",
-        "replayed",
-        "result",
-    }
+    assert set(result.outputs) == set(RUN_OUTPUTS)

@@ -29,11 +29,11 @@ from tests.fuzz.strategies import (
     fuzz_few,
 )
 from tests.readers import parse_github_outputs
-from tests.support import FakeTime, github_env, invoke, with_definition
+from tests.support import RUN_OUTPUTS, FakeTime, github_env, invoke, with_definition
 
 DOCUMENTED_EXITS = {0, 1, 3, 4}
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
-OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "replayed", "result"}
+OUTPUT_NAMES = set(RUN_OUTPUTS)
 STATUSES = st.sampled_from([200, 201, 202, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503])
 
 

@@ -23,6 +23,7 @@ from werkzeug import Response
 from cortex_action.hosts.github import SUMMARY_LIMIT
 from tests.fuzz.strategies import NASTY_TOKEN, NASTY_TOKEN_FORMS, fuzz_few
 from tests.support import (
+    RUN_OUTPUTS,
     ScriptedCortex,
     github_env,
     invoke,
@@ -31,7 +32,7 @@ from tests.support import (
 )
 
 OUR_COMMANDS = ("::add-mask::", "::group::", "::endgroup::", "::error ", "::warning ")
-OUTPUT_NAMES = {"run-id", "status", "run-url", "idempotency-key", "replayed", "result"}
+OUTPUT_NAMES = set(RUN_OUTPUTS)
 
 
 def runner_unescape(text: str) -> str:

@@ -15,19 +15,13 @@ from cortex_action.render.outputs import (
     run_outputs,
 )
 from tests.render.samples import RAW_RUN, report, run_with
+from tests.support import RUN_OUTPUTS
 
 
 def test_run_outputs_carry_the_facts_and_the_run() -> None:
     """The six outputs, in order, with the run as Cortex sent it in ``result``."""
     outputs = run_outputs(report(replayed=False))
-    assert list(outputs) == [
-        "run-id",
-        "status",
-        "run-url",
-        "idempotency-key",
-        "replayed",
-        "result",
-    ]
+    assert list(outputs) == list(RUN_OUTPUTS)
     assert outputs["replayed"] == "false"
     assert run_outputs(report(replayed=True))["replayed"] == "true"
     assert outputs["run-id"] == "run-1"
